@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything Gatehouse needs on a fresh Debian 12 machine, then builds.
+# Idempotent: packages already present are not reinstalled, builds are incremental.
+#
+#   scripts/setup.sh            # install + Release build in build/
+#   SETUP_SKIP_BUILD=1 scripts/setup.sh   # install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+# Debian packages, by purpose. Versions are Debian 12's (see README, "What it runs on").
+BUILD_PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git ca-certificates)
+LIB_PKGS=(libssl-dev libcpprest-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev
+          libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libboost-system-dev
+          nlohmann-json3-dev)
+TOOL_PKGS=(openssl curl)
+
+need=()
+for p in "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TOOL_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+command -v node >/dev/null || need+=(nodejs npm)
+
+if ((${#need[@]})); then
+  log "installing Debian packages: ${need[*]}"
+  apt_retry update -qq
+  DEBIAN_FRONTEND=noninteractive apt_retry install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# npm packages for the end-to-end tests and test tooling, exactly as locked.
+if [[ ! -d e2e/node_modules ]] || [[ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]]; then
+  log "installing npm packages (e2e/package-lock.json)"
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [[ -z "${SETUP_SKIP_BUILD:-}" ]]; then
+  build_release
+fi
