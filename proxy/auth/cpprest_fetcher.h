@@ -1,0 +1,34 @@
+// CpprestFetcher: the real HttpFetcher, on cpprestsdk's http_client.
+// Lives in its own library (gatehouse_auth_fetch) so core auth code never
+// includes cpprest headers.
+//
+//   CpprestFetcher fetcher;                        // 10 s timeout, TLS verified
+//   JwksCache cache(fetcher, time, jitter);
+//   StatusOr<HttpResponse> r = fetcher.Get("https://idp.example.com/jwks");
+//
+// Any HTTP status is returned as is (the caller decides); redirects are not
+// followed (a 3xx comes back as a status, so a redirect can never move a
+// fetch to another scheme or host); the body is bounded by kMaxFetchBodyBytes
+// (kResourceExhausted beyond it); every cpprest exception becomes kUnavailable
+// naming the URL without its query string.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "proxy/core/http_fetcher.h"
+
+namespace gatehouse::auth {
+
+class CpprestFetcher final : public HttpFetcher {
+ public:
+  explicit CpprestFetcher(std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                          size_t max_body_bytes = kMaxFetchBodyBytes);
+  StatusOr<HttpResponse> Get(const std::string& url) override;
+
+ private:
+  std::chrono::milliseconds timeout_;
+  size_t max_body_bytes_;
+};
+
+}  // namespace gatehouse::auth
