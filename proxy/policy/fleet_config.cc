@@ -1,0 +1,338 @@
+#include "proxy/policy/fleet_config.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "proxy/policy/policy_parser.h"
+#include "proxy/policy/policy_validator.h"
+#include "proxy/policy/policy_validator_syntax.h"
+#include "proxy/policy/secret_store.h"
+
+namespace gatehouse::policy {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxJsonDepth = 64;
+constexpr size_t kMaxReportedErrors = 20;
+
+// Canonical bytes: nlohmann objects are std::map-ordered (sorted keys), no
+// indentation, integers printed exactly. Invalid UTF-8 (only possible in a
+// hand-built model; both parsers reject it) is replaced rather than thrown.
+std::string Canonical(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json SecretRefToJson(const SecretRef& ref) { return {{"name", ref.name}, {"key", ref.key}}; }
+
+json IssuerToJson(const auth::IssuerConfig& issuer) {
+  json algorithms = json::array();
+  for (auth::JwsAlgorithm alg : issuer.algorithms)
+    algorithms.push_back(auth::JwsAlgorithmName(alg));
+  return {{"issuer", issuer.issuer},
+          {"audiences", issuer.audiences},
+          {"jwksUri", issuer.jwks_uri},
+          {"groupsClaim", issuer.groups_claim},
+          {"emailClaim", issuer.email_claim},
+          {"userClaim", issuer.user_claim},
+          {"algorithms", std::move(algorithms)}};
+}
+
+json AuthenticationToJson(const AuthenticationSpec& auth) {
+  json issuers = json::array();
+  for (const auth::IssuerConfig& issuer : auth.issuers) issuers.push_back(IssuerToJson(issuer));
+  json out = {{"issuers", std::move(issuers)}};
+  if (auth.login) {
+    out["login"] = {{"issuer", auth.login->issuer},
+                    {"clientID", auth.login->client_id},
+                    {"clientSecretRef", SecretRefToJson(auth.login->client_secret_ref)},
+                    {"scopes", auth.login->scopes}};
+  }
+  return out;
+}
+
+json RuleToJson(const RuleSpec& rule) {
+  json claims = json::object();
+  for (const auto& [claim, values] : rule.from.claims) claims[claim] = values;
+  json from = {{"public", rule.from.is_public},  {"groups", rule.from.groups},
+               {"emails", rule.from.emails},     {"emailDomains", rule.from.email_domains},
+               {"subjects", rule.from.subjects}, {"claims", std::move(claims)},
+               {"ipBlocks", rule.from.ip_blocks}};
+  return {{"name", rule.name},
+          {"action", rule.action == RuleAction::kDeny ? "Deny" : "Allow"},
+          {"methods", rule.methods},
+          {"paths", rule.paths},
+          {"from", std::move(from)}};
+}
+
+json SpecToJson(const AccessPolicySpec& spec) {
+  json upstream = {{"timeoutSeconds", spec.upstream.timeout_seconds}};
+  if (spec.upstream.service) {
+    upstream["service"] = {{"name", spec.upstream.service->name},
+                           {"port", spec.upstream.service->port}};
+  } else {
+    upstream["url"] = spec.upstream.url;
+  }
+  json rules = json::array();
+  for (const RuleSpec& rule : spec.rules) rules.push_back(RuleToJson(rule));
+  const IdentityHeadersSpec& headers = spec.identity_headers;
+  json out = {{"hosts", spec.hosts},
+              {"pathPrefix", spec.path_prefix},
+              {"upstream", std::move(upstream)},
+              {"authentication", AuthenticationToJson(spec.authentication)},
+              {"rules", std::move(rules)},
+              {"identityHeaders",
+               {{"user", headers.user},
+                {"email", headers.email},
+                {"groups", headers.groups},
+                {"assertion", headers.assertion},
+                {"forwardToken", headers.forward_token}}},
+              {"mode", spec.mode == PolicyMode::kAudit ? "Audit" : "Enforce"}};
+  if (spec.metabase) {
+    out["metabase"] = {{"sharedSecretRef", SecretRefToJson(spec.metabase->shared_secret_ref)}};
+  }
+  if (spec.rate_limit) {
+    out["rateLimit"] = {{"requestsPerMinute", spec.rate_limit->requests_per_minute},
+                        {"burst", spec.rate_limit->burst},
+                        {"key", spec.rate_limit->key == RateLimitKey::kIp ? "ip" : "identity"}};
+  }
+  return out;
+}
+
+json PolicyToJson(const AccessPolicy& policy) {
+  json metadata = {{"namespace", policy.namespace_name},
+                   {"name", policy.name},
+                   {"generation", policy.generation}};
+  // Unknown (local mode) timestamps and uids are left out rather than written empty.
+  if (!policy.creation_timestamp.empty()) metadata["creationTimestamp"] = policy.creation_timestamp;
+  if (!policy.uid.empty()) metadata["uid"] = policy.uid;
+  return {{"apiVersion", kAccessPolicyApiVersion},
+          {"kind", kAccessPolicyKind},
+          {"metadata", std::move(metadata)},
+          {"spec", SpecToJson(policy.spec)}};
+}
+
+void CollectSecrets(const AccessPolicy& policy, std::map<std::string, std::string>* out) {
+  auto add = [&](const SecretRef& ref, const std::string& value) {
+    (*out)[policy.namespace_name + "/" + ref.name + "/" + ref.key] = EncodeBase64(value);
+  };
+  if (policy.spec.authentication.login) {
+    add(policy.spec.authentication.login->client_secret_ref,
+        policy.spec.authentication.login->client_secret);
+  }
+  if (policy.spec.metabase) {
+    add(policy.spec.metabase->shared_secret_ref, policy.spec.metabase->shared_secret);
+  }
+}
+
+// nlohmann parses iteratively but dumps and compares recursively: refuse
+// hostile nesting before building a DOM at all. Strings are skipped exactly.
+Status CheckJsonNesting(std::string_view bytes) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    char c = bytes[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        return InvalidArgumentError("fleet config is nested deeper than " +
+                                    std::to_string(kMaxJsonDepth) + " levels");
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<json> ParseJsonDocument(std::string_view bytes, std::string_view what) {
+  if (bytes.size() > kMaxFleetConfigBytes) {
+    return ResourceExhaustedError(std::string(what) + " is larger than " +
+                                  std::to_string(kMaxFleetConfigBytes) + " bytes");
+  }
+  Status nesting = CheckJsonNesting(bytes);
+  if (!nesting.ok()) return nesting;
+  json value = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return InvalidArgumentError(std::string(what) + " is not valid JSON");
+  if (!value.is_object()) return InvalidArgumentError(std::string(what) + " must be a JSON object");
+  return value;
+}
+
+// "ns/name/key" -> base64 value, into a SecretStore (one Secret per ns/name).
+Status ReadSecretsMap(const json& secrets, SecretStore* store) {
+  if (!secrets.is_object()) return InvalidArgumentError("secrets: must be an object");
+  std::map<std::pair<std::string, std::string>, SecretData> grouped;
+  for (const auto& [id, value] : secrets.items()) {
+    size_t first = id.find('/');
+    size_t second = first == std::string::npos ? first : id.find('/', first + 1);
+    std::string where = "secrets[" + validation::Quote(id) + "]";
+    if (second == std::string::npos)
+      return InvalidArgumentError(where + ": key must be ns/name/key");
+    std::string ns = id.substr(0, first);
+    std::string name = id.substr(first + 1, second - first - 1);
+    std::string key = id.substr(second + 1);
+    if (!validation::CheckDns1123Label(ns).empty() ||
+        !validation::CheckDns1123Subdomain(name).empty() ||
+        !validation::CheckSecretKey(key).empty()) {
+      return InvalidArgumentError(where + ": key must be ns/name/key with valid names");
+    }
+    if (!value.is_string()) return InvalidArgumentError(where + ": must be a base64 string");
+    StatusOr<std::string> bytes = DecodeBase64Strict(value.get_ref<const std::string&>());
+    if (!bytes.ok()) return InvalidArgumentError(where + ": " + bytes.status().message());
+    grouped[{ns, name}][key] = std::move(*bytes);
+  }
+  for (auto& [id, data] : grouped) store->Add(id.first, id.second, std::move(data));
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string RenderFleetConfigContent(const std::vector<AccessPolicy>& policies) {
+  // Sort rendered policies by namespace/name, then by bytes, so the output does
+  // not depend on input order even for (invalid) duplicate names.
+  std::vector<std::pair<std::pair<std::string, std::string>, std::string>> rendered;
+  rendered.reserve(policies.size());
+  for (const AccessPolicy& policy : policies) {
+    rendered.push_back({{policy.namespace_name, policy.name}, Canonical(PolicyToJson(policy))});
+  }
+  std::sort(rendered.begin(), rendered.end());
+  std::map<std::string, std::string> secrets;
+  for (const AccessPolicy& policy : policies) CollectSecrets(policy, &secrets);
+  std::string out = "{\"policies\":[";
+  for (size_t i = 0; i < rendered.size(); ++i) {
+    if (i > 0) out += ',';
+    out += rendered[i].second;
+  }
+  out += "],\"secrets\":";
+  out += Canonical(json(secrets));
+  out += '}';
+  return out;
+}
+
+FleetConfig MakeFleetConfig(int64_t version, const std::vector<AccessPolicy>& policies) {
+  FleetConfig config;
+  config.version = version;
+  config.content = RenderFleetConfigContent(policies);
+  config.sha256 = Sha256Hex(config.content);
+  return config;
+}
+
+std::string SerializeFleetConfig(const FleetConfig& config) {
+  // Header line + raw content: the content bytes travel verbatim (no JSON
+  // string escaping to undo), so the digest is checked over exactly what was
+  // rendered and a 20 MB config costs one scan, not a second JSON parse.
+  return Canonical({{"version", config.version}, {"sha256", config.sha256}}) + "\n" +
+         config.content;
+}
+
+StatusOr<FleetConfig> ParseFleetConfigEnvelope(std::string_view bytes) {
+  constexpr size_t kMaxHeaderBytes = 1024;
+  size_t newline = bytes.substr(0, kMaxHeaderBytes).find('\n');
+  if (newline == std::string_view::npos) {
+    return InvalidArgumentError("fleet config envelope: missing header line");
+  }
+  StatusOr<json> header = ParseJsonDocument(bytes.substr(0, newline), "fleet config header");
+  if (!header.ok()) return header.status();
+  for (const auto& [key, value] : header->items()) {
+    if (key != "version" && key != "sha256") {
+      return InvalidArgumentError("fleet config header: unknown field " + validation::Quote(key));
+    }
+  }
+  auto version = header->find("version");
+  auto sha = header->find("sha256");
+  if (version == header->end() || !version->is_number_integer() || version->get<int64_t>() < 1) {
+    return InvalidArgumentError("fleet config header: version must be an integer >= 1");
+  }
+  if (sha == header->end() || !sha->is_string()) {
+    return InvalidArgumentError("fleet config header: sha256 must be a string");
+  }
+  FleetConfig config;
+  config.version = version->get<int64_t>();
+  config.sha256 = sha->get<std::string>();
+  config.content = std::string(bytes.substr(newline + 1));
+  // A truncated or altered push must never half-apply: the digest covers every byte.
+  if (Sha256Hex(config.content) != config.sha256) {
+    return InvalidArgumentError("fleet config envelope: sha256 does not match the content");
+  }
+  return config;
+}
+
+StatusOr<std::vector<AccessPolicy>> ParseFleetConfigContent(std::string_view content) {
+  StatusOr<json> doc = ParseJsonDocument(content, "fleet config");
+  if (!doc.ok()) return doc.status();
+  for (const auto& [key, value] : doc->items()) {
+    if (key != "policies" && key != "secrets") {
+      return InvalidArgumentError("fleet config: unknown field " + validation::Quote(key));
+    }
+  }
+  SecretStore secrets;
+  if (auto it = doc->find("secrets"); it != doc->end()) {
+    Status status = ReadSecretsMap(*it, &secrets);
+    if (!status.ok()) return status;
+  }
+  auto list = doc->find("policies");
+  if (list == doc->end() || !list->is_array()) {
+    return InvalidArgumentError("fleet config: policies must be a list");
+  }
+  std::vector<AccessPolicy> policies;
+  policies.reserve(list->size());
+  std::vector<std::string> problems;
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < list->size(); ++i) {
+    std::string where = "policies[" + std::to_string(i) + "]";
+    PolicyObjectResult parsed = ParsePolicyObject((*list)[i], secrets);
+    for (const PolicyError& error : parsed.errors) {
+      std::string who = error.policy.empty() ? "" : " (" + error.policy + ")";
+      problems.push_back(where + who + ": " + error.FieldMessage());
+    }
+    if (!parsed.policy) continue;
+    if (!seen.emplace(parsed.policy->Key(), i).second) {
+      problems.push_back(where + ": duplicate policy " + parsed.policy->Key());
+      continue;
+    }
+    policies.push_back(std::move(*parsed.policy));
+  }
+  if (!problems.empty()) {
+    std::string message = "fleet config rejected: ";
+    for (size_t i = 0; i < problems.size() && i < kMaxReportedErrors; ++i) {
+      message += (i > 0 ? "; " : "") + problems[i];
+    }
+    if (problems.size() > kMaxReportedErrors) {
+      message += "; and " + std::to_string(problems.size() - kMaxReportedErrors) + " more";
+    }
+    return InvalidArgumentError(message);
+  }
+  return policies;
+}
+
+StatusOr<std::vector<AccessPolicy>> ParseFleetConfig(std::string_view bytes) {
+  StatusOr<FleetConfig> config = ParseFleetConfigEnvelope(bytes);
+  if (!config.ok()) return config.status();
+  return ParseFleetConfigContent(config->content);
+}
+
+}  // namespace gatehouse::policy

@@ -1,0 +1,211 @@
+// FleetConfig: golden rendering of testdata/*.yaml, Parse(Render(x)) == x,
+// byte-identical renders (1,000 times, any input order), the sha256 envelope,
+// and rejection of tampered or invalid configs.
+//
+// Regenerate the golden file after an intended format change:
+//   GATEHOUSE_UPDATE_GOLDEN=1 ./fleet_config_test
+// then review the diff of proxy/policy/testdata/fleet_config.golden.json.
+#include "proxy/policy/fleet_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "proxy/policy/policy_parser.h"
+
+namespace gatehouse::policy {
+namespace {
+
+const std::filesystem::path kTestdata = GATEHOUSE_POLICY_TESTDATA;
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::vector<AccessPolicy> TestdataPolicies() {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(kTestdata)) {
+    if (entry.path().extension() == ".yaml") paths.push_back(entry.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<SourceFile> files;
+  for (const auto& path : paths) files.push_back({path.filename().string(), ReadFile(path)});
+  ParseResult r = ParsePolicyFiles(files);
+  EXPECT_TRUE(r.ok()) << r.errors[0].ToString();
+  for (AccessPolicy& p : r.policies) p.source = {};  // not serialized
+  return r.policies;
+}
+
+// Variants of the testdata policies that exercise every optional branch.
+std::vector<AccessPolicy> Variants() {
+  std::vector<AccessPolicy> out = TestdataPolicies();
+  std::mt19937 rng(12345);  // fixed seed: the same variants every run
+  std::vector<AccessPolicy> base = out;
+  for (int i = 0; i < 50; ++i) {
+    AccessPolicy p = base[rng() % base.size()];
+    p.name = "variant-" + std::to_string(i);
+    p.generation = static_cast<int64_t>(rng() % 1000);
+    if (rng() % 2) p.uid = "uid-" + std::to_string(rng());
+    if (rng() % 2)
+      p.creation_timestamp = "2024-05-0" + std::to_string(1 + rng() % 9) + "T00:00:00Z";
+    if (rng() % 2) p.spec.mode = PolicyMode::kAudit;
+    if (rng() % 2) p.spec.identity_headers.forward_token = true;
+    if (rng() % 2)
+      p.spec.rate_limit = RateLimitSpec{int(1 + rng() % 1000), int(1 + rng() % 50),
+                                        rng() % 2 ? RateLimitKey::kIp : RateLimitKey::kIdentity};
+    if (rng() % 2) p.spec.upstream.timeout_seconds = int(1 + rng() % 86400);
+    if (rng() % 3 == 0) p.spec.hosts.push_back("h" + std::to_string(i) + ".example.com");
+    out.push_back(p);
+  }
+  return out;
+}
+
+TEST(FleetConfigTest, GoldenRendering) {
+  std::string rendered = RenderFleetConfigContent(TestdataPolicies());
+  std::filesystem::path golden = kTestdata / "fleet_config.golden.json";
+  if (std::getenv("GATEHOUSE_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(golden, std::ios::binary) << rendered;
+  }
+  EXPECT_EQ(rendered, ReadFile(golden))
+      << "rendering changed; if intended, regenerate with GATEHOUSE_UPDATE_GOLDEN=1";
+}
+
+TEST(FleetConfigTest, ParseOfRenderIsIdentity) {
+  std::vector<AccessPolicy> policies = Variants();
+  StatusOr<std::vector<AccessPolicy>> back =
+      ParseFleetConfigContent(RenderFleetConfigContent(policies));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  std::sort(policies.begin(), policies.end(),
+            [](const auto& a, const auto& b) { return a.Key() < b.Key(); });
+  ASSERT_EQ(back->size(), policies.size());
+  for (size_t i = 0; i < policies.size(); ++i) {
+    EXPECT_EQ((*back)[i], policies[i]) << policies[i].Key();
+  }
+}
+
+TEST(FleetConfigTest, RenderIsByteIdenticalAcrossRuns) {
+  const std::vector<AccessPolicy> policies = TestdataPolicies();
+  const std::string first = RenderFleetConfigContent(policies);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(RenderFleetConfigContent(policies), first) << i;
+}
+
+TEST(FleetConfigTest, RenderIsIndependentOfInputOrder) {
+  std::vector<AccessPolicy> policies = Variants();
+  const std::string first = RenderFleetConfigContent(policies);
+  std::mt19937 rng(7);  // fixed seed: the same permutations every run
+  for (int i = 0; i < 20; ++i) {
+    std::shuffle(policies.begin(), policies.end(), rng);
+    ASSERT_EQ(RenderFleetConfigContent(policies), first) << "permutation " << i;
+  }
+}
+
+TEST(FleetConfigTest, SecretsOnlyInSecretsMap) {
+  std::string content = RenderFleetConfigContent(TestdataPolicies());
+  EXPECT_EQ(content.find("corp-oidc-client-secret"), std::string::npos);  // never plaintext
+  size_t secrets_at = content.find("],\"secrets\":{");
+  ASSERT_NE(secrets_at, std::string::npos);
+  std::string b64 = EncodeBase64("corp-oidc-client-secret");
+  EXPECT_GT(content.find(b64), secrets_at);  // only inside the secrets map
+  EXPECT_THAT(content, testing::HasSubstr("\"analytics/corp-oidc/client-secret\":\"" + b64 + "\""));
+}
+
+TEST(FleetConfigTest, EnvelopeRoundTripAndTamperDetection) {
+  FleetConfig config = MakeFleetConfig(42, TestdataPolicies());
+  EXPECT_EQ(config.sha256, Sha256Hex(config.content));
+  EXPECT_EQ(config.sha256.size(), 64u);
+  std::string wire = SerializeFleetConfig(config);
+  StatusOr<FleetConfig> back = ParseFleetConfigEnvelope(wire);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, config);
+  StatusOr<std::vector<AccessPolicy>> policies = ParseFleetConfig(wire);
+  ASSERT_TRUE(policies.ok()) << policies.status().ToString();
+  std::vector<AccessPolicy> expected = TestdataPolicies();
+  std::sort(expected.begin(), expected.end(),
+            [](const auto& a, const auto& b) { return a.Key() < b.Key(); });
+  EXPECT_EQ(*policies, expected);
+
+  FleetConfig tampered = config;
+  tampered.content.replace(tampered.content.find("metabase.example.com"), 8, "evilbase");
+  StatusOr<FleetConfig> bad = ParseFleetConfigEnvelope(SerializeFleetConfig(tampered));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), testing::HasSubstr("sha256 does not match"));
+}
+
+TEST(FleetConfigTest, RejectsInvalidContent) {
+  std::string valid = RenderFleetConfigContent(TestdataPolicies());
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::string s = valid;
+    size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return s.replace(at, from.size(), to);
+  };
+  struct Case {
+    std::string name;
+    std::string content;
+    std::string message_part;
+  };
+  std::vector<Case> cases = {
+      {"not json", "{", "not valid JSON"},
+      {"not an object", "[]", "must be a JSON object"},
+      {"unknown top-level field", "{\"policies\":[],\"extra\":1}", "unknown field 'extra'"},
+      {"policies missing", "{\"secrets\":{}}", "policies must be a list"},
+      {"deep nesting", std::string(100, '[') + std::string(100, ']'), "nested deeper than 64"},
+      {"invalid policy, same validator as YAML",
+       replace("\"mode\":\"Enforce\"", "\"mode\":\"enforce\""),
+       "(analytics/metabase): spec.mode: must be one of Enforce, Audit"},
+      {"unknown policy field", replace("\"pathPrefix\"", "\"pathprefix\""), "unknown field"},
+      {"secret missing from map",
+       replace("\"analytics/corp-oidc/client-secret\"", "\"analytics/corp-oidc/other\""),
+       "Secret analytics/corp-oidc has no key 'client-secret'"},
+      {"secret key malformed",
+       replace("\"analytics/corp-oidc/client-secret\"", "\"analytics/client-secret\""),
+       "key must be ns/name/key"},
+      {"secret not base64",
+       replace("\"analytics/corp-oidc/client-secret\":\"",
+               "\"analytics/corp-oidc/client-secret\":\"%"),
+       "must be base64"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    StatusOr<std::vector<AccessPolicy>> got = ParseFleetConfigContent(c.content);
+    ASSERT_FALSE(got.ok());
+    EXPECT_THAT(got.status().message(), testing::HasSubstr(c.message_part));
+  }
+}
+
+TEST(FleetConfigTest, RejectsDuplicatePoliciesAndBadEnvelopes) {
+  std::vector<AccessPolicy> twice = TestdataPolicies();
+  twice.push_back(twice[0]);
+  StatusOr<std::vector<AccessPolicy>> dup =
+      ParseFleetConfigContent(RenderFleetConfigContent(twice));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_THAT(dup.status().message(), testing::HasSubstr("duplicate policy"));
+
+  const std::string empty_sha = Sha256Hex("");
+  struct Case {
+    std::string name;
+    std::string bytes;
+  };
+  std::vector<Case> bad = {
+      {"no header line", "{}"},
+      {"version 0", "{\"sha256\":\"" + empty_sha + "\",\"version\":0}\n"},
+      {"version missing", "{\"sha256\":\"" + empty_sha + "\"}\n"},
+      {"sha missing", "{\"version\":1}\n"},
+      {"unknown header field", "{\"sha256\":\"" + empty_sha + "\",\"version\":1,\"x\":1}\n"},
+      {"header not json", "version 1\n"},
+  };
+  for (const Case& c : bad) EXPECT_FALSE(ParseFleetConfigEnvelope(c.bytes).ok()) << c.name;
+  EXPECT_TRUE(ParseFleetConfigEnvelope("{\"sha256\":\"" + empty_sha + "\",\"version\":1}\n").ok());
+}
+
+}  // namespace
+}  // namespace gatehouse::policy
