@@ -4,9 +4,12 @@ log() { printf '\033[1m[gatehouse]\033[0m %s\n' "$*" >&2; }
 
 # apt-get that waits while another apt/dpkg holds the lock instead of failing.
 apt_retry() {
-  local attempt
+  local attempt sudo=()
+  [[ $EUID -eq 0 ]] || sudo=(sudo)
   for attempt in $(seq 1 60); do
-    if apt-get -o DPkg::Lock::Timeout=60 "$@"; then return 0; fi
+    if "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 "$@"; then
+      return 0
+    fi
     log "apt-get $1 failed (attempt $attempt); retrying in 5 s"
     sleep 5
   done

@@ -24,7 +24,7 @@ command -v node >/dev/null || need+=(nodejs npm)
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"
   apt_retry update -qq
-  DEBIAN_FRONTEND=noninteractive apt_retry install -y -qq --no-install-recommends "${need[@]}"
+  apt_retry install -y -qq --no-install-recommends "${need[@]}"
 fi
 
 # npm packages for the end-to-end tests and test tooling, exactly as locked.

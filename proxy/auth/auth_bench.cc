@@ -108,4 +108,3 @@ BENCHMARK(BM_AuthenticateCached);
 }  // namespace
 }  // namespace gatehouse::auth
 
-BENCHMARK_MAIN();

@@ -1,0 +1,235 @@
+// Cluster mode: informers -> render -> (leader only) bootstrap Secret, push, status.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <thread>
+
+#include "operator/cli/operator_runner.h"
+#include "operator/cli/reconcile_shell.h"
+#include "operator/kube/informer.h"
+#include "operator/kube/kube_writer.h"
+#include "operator/kube/leader_elector.h"
+#include "operator/reconcile/policy_status.h"
+#include "proxy/policy/policy_parser.h"
+
+namespace gatehouse::operator_cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kBootstrapKey[] = "config.json";
+
+// Wakes the reconcile loop when any cache changes.
+struct Trigger {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool poked = false;
+  void Poke() {
+    std::lock_guard<std::mutex> lock(mu);
+    poked = true;
+    cv.notify_one();
+  }
+  void Wait(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, d, [this] { return poked; });
+    poked = false;
+  }
+};
+
+std::string Identity(const OperatorFlags& flags) {
+  if (!flags.identity.empty()) return flags.identity;
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod != '\0') return pod;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+// Secrets are cut down to what a policy can reference: no labels, no annotations.
+json SlimSecret(json secret) {
+  json meta = secret.value("metadata", json::object());
+  return {{"metadata",
+           {{"name", meta.value("name", "")},
+            {"namespace", meta.value("namespace", "")},
+            {"resourceVersion", meta.value("resourceVersion", "")}}},
+          {"data", secret.value("data", json::object())}};
+}
+
+json SlimPolicy(json policy) {
+  if (policy.contains("metadata")) policy["metadata"].erase("managedFields");
+  return policy;
+}
+
+policy::SecretStore SecretsFrom(const std::vector<json>& secrets) {
+  policy::SecretStore store;
+  for (const json& s : secrets) {
+    json object = s;
+    object["apiVersion"] = "v1";
+    object["kind"] = "Secret";
+    policy::validation::Issues issues;
+    if (auto parsed = policy::ParseSecretObject(object, &issues)) {
+      store.Add(parsed->namespace_name, parsed->name, std::move(parsed->data));
+    }
+  }
+  return store;
+}
+
+struct Cluster {
+  kube::KubeClient& client;
+  kube::KubeWriter writer;
+  kube::Informer policies;
+  kube::Informer secrets;
+  kube::Informer slices;
+};
+
+std::string Collection(const std::string& prefix, const std::string& ns,
+                       const std::string& plural) {
+  return kube::ResourcePath(prefix, ns, plural);
+}
+
+// Reads the last rendered config (the bootstrap Secret) once per leadership.
+void LoadBootstrap(Cluster& c, const OperatorFlags& flags, const std::string& ns,
+                   ReconcileShell& shell) {
+  auto got = c.writer.Get(kube::ResourcePath("/api/v1", ns, "secrets", flags.config_map));
+  if (!got.ok() || !*got) return;
+  std::string b64 = (**got).value("data", json::object()).value(kBootstrapKey, "");
+  StatusOr<std::string> bytes = policy::DecodeBase64Strict(b64);
+  if (!bytes.ok()) return;
+  StatusOr<policy::FleetConfig> config = policy::ParseFleetConfigEnvelope(*bytes);
+  if (!config.ok()) return;
+  StatusOr<reconcile::RenderState> state = reconcile::RenderStateFromConfig(*config);
+  if (!state.ok()) return;
+  spdlog::info("continuing from stored fleet config version {}", state->version);
+  shell.SetState(std::move(*state));
+}
+
+void WriteStatuses(Cluster& c, const reconcile::RenderResult& result,
+                   const std::vector<json>& objects, const fleet::FleetTracker& tracker,
+                   const kube::LeaderElector& elector) {
+  std::map<std::string, const reconcile::PolicyOutcome*> by_key;
+  for (const auto& o : result.outcomes) by_key[o.key] = &o;
+  std::vector<reconcile::ProxyView> view = tracker.View();
+  auto now = std::chrono::system_clock::now();
+  for (const json& object : objects) {
+    if (!elector.leading()) return;  // lost the lease: stop writing at once
+    auto it = by_key.find(kube::ObjectKey(object));
+    if (it == by_key.end()) continue;
+    const reconcile::PolicyOutcome& outcome = *it->second;
+    auto desired = [&](const json& fresh) -> std::optional<json> {
+      json stored = fresh.value("status", json());
+      json want =
+          reconcile::PolicyStatusToJson(reconcile::ComputePolicyStatus(outcome, view, stored, now));
+      if (!reconcile::StatusNeedsWrite(stored, want)) return std::nullopt;
+      return want;
+    };
+    auto written = c.writer.WriteStatus(object, desired);
+    if (!written.ok()) spdlog::warn("status of {}: {}", outcome.key, written.status().message());
+  }
+}
+
+}  // namespace
+
+int RunCluster(const OperatorFlags& flags) {
+  StatusOr<kube::KubeConfig> config = flags.kubeconfig.empty()
+                                          ? kube::LoadInClusterConfig()
+                                          : kube::LoadKubeconfigFile(flags.kubeconfig);
+  if (!config.ok()) {
+    spdlog::error("{}", config.status().message());
+    return 2;
+  }
+  std::string proxy_ns =
+      flags.proxy_namespace.empty() ? config->namespace_name : flags.proxy_namespace;
+  kube::KubeClient client(*config);
+  fleet::FleetPusher pusher({flags.push_ca, flags.push_cert, flags.push_key});
+  Trigger trigger;
+  Cluster c{
+      client, kube::KubeWriter(client),
+      kube::Informer(client, {.path = Collection(kube::kAccessPolicyPath, flags.namespace_name,
+                                                 "accesspolicies"),
+                              .transform = SlimPolicy}),
+      kube::Informer(client, {.path = Collection("/api/v1", flags.namespace_name, "secrets"),
+                              .transform = SlimSecret}),
+      kube::Informer(client,
+                     {.path = Collection("/apis/discovery.k8s.io/v1", proxy_ns, "endpointslices"),
+                      .label_selector = "kubernetes.io/service-name=" + flags.proxy_service})};
+  std::atomic<uint64_t> changes{0};
+  for (kube::Informer* i : {&c.policies, &c.secrets, &c.slices}) {
+    i->SetOnChange([&trigger, &changes] {
+      ++changes;
+      trigger.Poke();
+    });
+  }
+  SystemTimeSource time;
+  kube::LeaderElector elector(
+      client, {.ns = proxy_ns, .name = flags.lease_name, .identity = Identity(flags)}, time);
+  OperatorMetrics metrics;
+  ReconcileShell shell(metrics, pusher);
+  auto synced = [&c] { return c.policies.synced() && c.secrets.synced() && c.slices.synced(); };
+  AdminServer admin(metrics, synced);
+  if (Status s = admin.Start(flags.admin); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 2;
+  }
+  InstallStopHandlers();
+  std::vector<std::thread> threads;
+  for (kube::Informer* i : {&c.policies, &c.secrets, &c.slices}) {
+    threads.emplace_back([i] { i->Run(); });
+  }
+  threads.emplace_back([&] {
+    elector.Run([&](bool leading) {
+      spdlog::info(leading ? "became leader" : "lost leadership: standing by");
+      trigger.Poke();
+    });
+  });
+  spdlog::info("cluster mode: {} policies namespace(s), fleet {}/{}",
+               flags.namespace_name.empty() ? "all" : flags.namespace_name, proxy_ns,
+               flags.proxy_service);
+  bool was_leading = false;
+  bool bootstrap_written = false;
+  uint64_t seen_changes = ~uint64_t{0};
+  std::vector<json> objects;
+  while (!StopRequested()) {
+    trigger.Wait(std::chrono::milliseconds(100));
+    if (!synced()) continue;
+    bool leading = elector.leading();
+    if (leading && !was_leading) {
+      LoadBootstrap(c, flags, proxy_ns, shell);  // another leader may have moved on
+      bootstrap_written = false;
+    }
+    bool became_leader = leading && !was_leading;
+    was_leading = leading;
+    bool inputs_changed = changes.load() != seen_changes;
+    if (inputs_changed) {
+      // Parse only when a cache changed; ticks in between only push and retry.
+      seen_changes = changes.load();
+      objects = c.policies.Snapshot();
+      shell.SetCandidates(
+          reconcile::ParsePolicyCandidates(objects, SecretsFrom(c.secrets.Snapshot())));
+    }
+    const reconcile::RenderResult* result = shell.Render();
+    if (result == nullptr || !leading) continue;
+    if (result->changed || !bootstrap_written) {
+      // The bootstrap holds secrets: a Secret, never a ConfigMap (see README).
+      auto w =
+          c.writer.ApplySecret(proxy_ns, flags.config_map,
+                               {{kBootstrapKey, policy::SerializeFleetConfig(result->config)}});
+      bootstrap_written = w.ok();
+      if (!w.ok()) spdlog::warn("bootstrap Secret: {}", w.status().message());
+    }
+    std::vector<std::string> urls =
+        fleet::ProxiesFromEndpointSlices(c.slices.Snapshot(), pusher.scheme());
+    shell.tracker().SetMembers(urls);
+    if (!elector.leading()) continue;
+    bool fleet_moved = shell.Push();
+    if (inputs_changed || fleet_moved || became_leader || result->changed) {
+      WriteStatuses(c, *result, objects, shell.tracker(), elector);
+    }
+  }
+  spdlog::info("stopping");
+  elector.Release();
+  spdlog::default_logger()->flush();
+  std::_Exit(0);  // informer threads sit in blocking watches; nothing left to flush
+}
+
+}  // namespace gatehouse::operator_cli

@@ -1,0 +1,185 @@
+#include "operator/fleet/fleet_pusher.h"
+
+#include <cpprest/containerstream.h>
+#include <cpprest/http_client.h>
+
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <random>
+
+namespace gatehouse::fleet {
+namespace {
+
+namespace http = web::http;
+using nlohmann::json;
+
+constexpr size_t kMaxAnswerBytes = 64 * 1024;
+
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  if (host.rfind("127.", 0) != 0) return false;
+  for (char c : host) {
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') return false;
+  }
+  return true;
+}
+
+json ParseAnswer(http::http_response& response) {
+  concurrency::streams::container_buffer<std::string> buffer;
+  auto body = response.body();
+  size_t total = 0;
+  while (size_t n = body.read(buffer, 16 * 1024).get()) {
+    total += n;
+    if (total > kMaxAnswerBytes) return json();
+  }
+  return json::parse(buffer.collection(), nullptr, false);
+}
+
+}  // namespace
+
+Status CheckPushTarget(const std::string& url, bool tls) {
+  try {
+    web::uri uri(url);
+    if (uri.scheme() == "https" && tls) return Status::Ok();
+    if (uri.scheme() == "http" && IsLoopbackHost(uri.host())) return Status::Ok();
+  } catch (const std::exception&) {
+    return InvalidArgumentError("not a URL: " + url);
+  }
+  return PermissionDeniedError(
+      "refusing to push to " + url +
+      ": the config carries secrets; use --push-ca/--push-cert/--push-key (https) or a loopback "
+      "http:// address");
+}
+
+std::vector<std::string> ProxiesFromEndpointSlices(const std::vector<json>& slices,
+                                                   const std::string& scheme) {
+  std::vector<std::string> out;
+  for (const json& slice : slices) {
+    int port = 0;
+    for (const json& p : slice.value("ports", json::array())) {
+      if (p.is_object() && p.value("name", "") == "admin") port = p.value("port", 0);
+    }
+    if (port <= 0 || port > 65535) continue;
+    bool ipv6 = slice.value("addressType", "IPv4") == "IPv6";
+    for (const json& endpoint : slice.value("endpoints", json::array())) {
+      if (!endpoint.is_object()) continue;
+      // Terminating endpoints are leaving; every other one is a proxy to serve.
+      if (endpoint.value("conditions", json::object()).value("terminating", false)) continue;
+      for (const json& address : endpoint.value("addresses", json::array())) {
+        if (!address.is_string()) continue;
+        std::string host = address.get<std::string>();
+        if (ipv6) host = "[" + host + "]";
+        out.push_back(scheme + "://" + host + ":" + std::to_string(port));
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+FleetPusher::FleetPusher(PushTls tls, int max_parallel)
+    : tls_(std::move(tls)), max_parallel_(max_parallel) {}
+
+Status FleetPusher::Validate(const std::vector<std::string>& urls) const {
+  for (const std::string& url : urls) {
+    Status s = CheckPushTarget(url, tls_.enabled());
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
+                                              const policy::FleetConfig& config,
+                                              const std::string& body) {
+  Answer answer;
+  Status allowed = CheckPushTarget(url, tls_.enabled());
+  if (!allowed.ok()) {
+    answer.error = allowed.message();
+    return answer;
+  }
+  try {
+    http::client::http_client_config cfg;
+    cfg.set_timeout(std::chrono::seconds(5));
+    cfg.set_validate_certificates(true);
+    PushTls tls = tls_;
+    if (tls.enabled()) {
+      cfg.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) {
+        ctx.load_verify_file(tls.ca_file);  // trust only the push CA
+        ctx.use_certificate_chain_file(tls.cert_file);
+        ctx.use_private_key_file(tls.key_file, boost::asio::ssl::context::pem);
+      });
+    }
+    http::client::http_client client(web::uri(url), cfg);
+    http::http_response got = client.request(http::methods::GET, "/v1/config").get();
+    json state = ParseAnswer(got);
+    answer.reached = true;
+    if (got.status_code() == 200 && state.is_object()) {
+      answer.version = state.value("version", int64_t{0});
+      answer.sha256 = state.value("sha256", "");
+    }
+    if (answer.version == config.version && answer.sha256 == config.sha256) return answer;
+    // Skip needless pushes: a proxy already on our content keeps its version.
+    auto start = std::chrono::steady_clock::now();
+    http::http_request put(http::methods::PUT);
+    put.set_request_uri("/v1/config");
+    put.set_body(body, "application/json");
+    http::http_response pushed = client.request(put).get();
+    json reply = ParseAnswer(pushed);
+    if (observe_) {
+      observe_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    if (pushed.status_code() == 200) {
+      answer.pushed = true;
+      answer.version = config.version;
+      answer.sha256 = config.sha256;
+    } else if (pushed.status_code() == 409 && reply.is_object()) {
+      // The proxy holds a newer version: report it so the next render goes above.
+      answer.version = std::max(answer.version, reply.value("version", int64_t{0}));
+      answer.error = "proxy holds a newer config version";
+    } else {
+      answer.reached = false;
+      answer.error = "push refused: HTTP " + std::to_string(pushed.status_code());
+    }
+  } catch (const std::exception&) {
+    answer.reached = false;
+    answer.error = "unreachable";
+  }
+  return answer;
+}
+
+PushRound FleetPusher::Sync(const policy::FleetConfig& config, FleetTracker* tracker) {
+  PushRound round;
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> due = tracker->Due(config, now);
+  if (due.empty()) return round;
+  std::string body = policy::SerializeFleetConfig(config);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  for (size_t start = 0; start < due.size(); start += max_parallel_) {
+    std::vector<std::pair<std::string, std::future<Answer>>> batch;
+    for (size_t i = start; i < due.size() && i < start + max_parallel_; ++i) {
+      batch.emplace_back(due[i],
+                         std::async(std::launch::async, [this, &config, &body, url = due[i]] {
+                           return CheckAndPush(url, config, body);
+                         }));
+    }
+    for (auto& [url, future] : batch) {
+      Answer a = future.get();
+      ++round.checked;
+      auto done = std::chrono::steady_clock::now();
+      if (a.reached) {
+        tracker->RecordReport(url, a.version, a.sha256, config, done);
+      } else {
+        tracker->RecordFailure(url, done, std::uniform_real_distribution<double>(0, 1)(rng));
+        ++round.failed;
+      }
+      if (a.pushed) ++round.pushed;
+      if (!a.error.empty()) round.errors.push_back(url + ": " + a.error);
+    }
+  }
+  return round;
+}
+
+}  // namespace gatehouse::fleet

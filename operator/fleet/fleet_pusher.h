@@ -1,0 +1,77 @@
+// FleetPusher: the I/O half of the fleet — finds proxies in EndpointSlices,
+// asks each which config it runs (GET /v1/config) and pushes the current one
+// (PUT /v1/config) to those that differ, in parallel with bounded concurrency.
+// FleetTracker holds the state; this only talks.
+//
+//   FleetPusher pusher({.ca_file = ..., .cert_file = ..., .key_file = ...});
+//   tracker.SetMembers(ProxiesFromEndpointSlices(slices, pusher.scheme()));
+//   pusher.Sync(config, &tracker);       // blocks until this round is done
+//
+// Security: the pushed body carries the policies' secrets. With mTLS options
+// the operator presents its client certificate and verifies the proxy's
+// server certificate against the push CA; without them only loopback
+// addresses are allowed (CheckPushTarget), so secrets never cross a network
+// in plaintext.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "operator/fleet/fleet_tracker.h"
+#include "proxy/core/status.h"
+#include "proxy/policy/fleet_config.h"
+
+namespace gatehouse::fleet {
+
+struct PushTls {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool enabled() const { return !ca_file.empty(); }
+};
+
+// OK for https:// with TLS configured, or http:// to 127.0.0.0/8, [::1] or
+// localhost; PermissionDenied naming the URL otherwise.
+Status CheckPushTarget(const std::string& url, bool tls);
+
+// Admin URLs of every endpoint (ready or not: a proxy without config is not
+// ready yet) of the slices, from the port named "admin" ("<scheme>://ip:port").
+std::vector<std::string> ProxiesFromEndpointSlices(const std::vector<nlohmann::json>& slices,
+                                                   const std::string& scheme);
+
+struct PushRound {
+  int checked = 0;
+  int pushed = 0;
+  int failed = 0;
+  std::vector<std::string> errors;  // "url: what" (never bodies)
+};
+
+class FleetPusher {
+ public:
+  explicit FleetPusher(PushTls tls, int max_parallel = 8);
+  std::string scheme() const { return tls_.enabled() ? "https" : "http"; }
+  Status Validate(const std::vector<std::string>& urls) const;
+  // One round over the tracker's due proxies.
+  PushRound Sync(const policy::FleetConfig& config, FleetTracker* tracker);
+  // Observes each push's duration in seconds.
+  void SetPushObserver(std::function<void(double)> observe) { observe_ = std::move(observe); }
+
+ private:
+  struct Answer {
+    bool reached = false;
+    int64_t version = 0;
+    std::string sha256;
+    bool pushed = false;
+    std::string error;
+  };
+  Answer CheckAndPush(const std::string& url, const policy::FleetConfig& config,
+                      const std::string& body);
+
+  PushTls tls_;
+  int max_parallel_;
+  std::function<void(double)> observe_;
+};
+
+}  // namespace gatehouse::fleet

@@ -1,0 +1,57 @@
+// KubeWriter: the operator's writes to the API, each one idempotent.
+//
+//   KubeWriter writer(client);
+//   writer.WriteStatus(object, [&](const json& fresh) { return DesiredStatus(fresh); });
+//   writer.ApplyConfigMap("gatehouse", "gatehouse-fleet-config", {{"config.json", bytes}});
+//
+// WriteStatus PUTs .../status only when the desired status differs from the
+// stored one (no-op writes skipped) and, on 409 Conflict, re-reads the object
+// and recomputes (optimistic concurrency), a bounded number of times.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "operator/kube/kube_client.h"
+
+namespace gatehouse::kube {
+
+inline constexpr char kAccessPolicyPath[] = "/apis/gatehouse.dev/v1alpha1";
+
+// The collection or object path of a namespaced resource ("" namespace: all).
+std::string ResourcePath(const std::string& group_version_prefix, const std::string& ns,
+                         const std::string& plural, const std::string& name = "");
+
+enum class WriteResult { kUnchanged, kWritten, kGone };
+
+class KubeWriter {
+ public:
+  explicit KubeWriter(KubeTransport& transport) : transport_(transport) {}
+
+  // `desired` maps the (fresh) object to the status it should have, or
+  // nullopt when nothing should be written.
+  StatusOr<WriteResult> WriteStatus(
+      const nlohmann::json& object,
+      const std::function<std::optional<nlohmann::json>(const nlohmann::json&)>& desired);
+
+  // Creates or updates a ConfigMap's data (only when it differs).
+  StatusOr<WriteResult> ApplyConfigMap(const std::string& ns, const std::string& name,
+                                       const std::map<std::string, std::string>& data);
+  // The same for a Secret (values stored base64 in `data`, as the API wants).
+  StatusOr<WriteResult> ApplySecret(const std::string& ns, const std::string& name,
+                                    const std::map<std::string, std::string>& data);
+
+  // GET of one object; nullopt on 404.
+  StatusOr<std::optional<nlohmann::json>> Get(const std::string& path);
+
+ private:
+  StatusOr<WriteResult> ApplyData(const std::string& kind, const std::string& plural,
+                                  const std::string& ns, const std::string& name,
+                                  const nlohmann::json& data);
+  KubeTransport& transport_;
+};
+
+}  // namespace gatehouse::kube

@@ -1,0 +1,279 @@
+#include "operator/reconcile/fleet_renderer.h"
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "proxy/policy/policy_compiler.h"
+#include "proxy/policy/policy_parser.h"
+
+namespace gatehouse::reconcile {
+namespace {
+
+using policy::AccessPolicy;
+using policy::PolicyError;
+
+// Which version of a policy went into a compile.
+enum class Source { kCurrent, kPrevious };
+
+struct Entry {
+  const PolicyCandidate* candidate = nullptr;  // null: never (deleted policies are dropped)
+  const AcceptedPolicy* previous = nullptr;    // last accepted version, if any
+  Source source = Source::kCurrent;
+  std::optional<PolicyError> current_error;  // why the current generation was refused
+  int more_errors = 0;
+};
+
+// Equality of what a proxy would enforce; the source location is only for messages.
+bool SameModel(const AccessPolicy& a, const AccessPolicy& b) {
+  return a.namespace_name == b.namespace_name && a.name == b.name &&
+         a.creation_timestamp == b.creation_timestamp && a.generation == b.generation &&
+         a.uid == b.uid && a.spec == b.spec;
+}
+
+// One candidate per key: the highest generation, a valid one before an invalid one.
+// Candidates from the API are unique already; this keeps duplicates deterministic.
+std::map<std::string, const PolicyCandidate*> IndexCandidates(
+    const std::vector<PolicyCandidate>& candidates) {
+  std::map<std::string, const PolicyCandidate*> by_key;
+  for (const PolicyCandidate& c : candidates) {
+    auto [it, inserted] = by_key.emplace(c.key, &c);
+    if (inserted) continue;
+    const PolicyCandidate* old = it->second;
+    if (std::make_tuple(c.generation, c.policy.has_value()) >
+        std::make_tuple(old->generation, old->policy.has_value())) {
+      it->second = &c;
+    }
+  }
+  return by_key;
+}
+
+// The first compile error per policy key (CompilePolicies sorts them by key, then field).
+std::map<std::string, PolicyError> ErrorsByKey(const std::vector<PolicyError>& errors) {
+  std::map<std::string, PolicyError> out;
+  for (const PolicyError& e : errors) out.emplace(e.policy, e);
+  return out;
+}
+
+std::vector<AccessPolicy> CompileInput(const std::map<std::string, Entry>& entries) {
+  std::vector<AccessPolicy> out;
+  for (const auto& [key, entry] : entries) {
+    if (entry.source == Source::kCurrent && entry.candidate->policy) {
+      out.push_back(*entry.candidate->policy);
+    } else if (entry.source == Source::kPrevious && entry.previous != nullptr) {
+      out.push_back(entry.previous->model);
+    }
+  }
+  return out;
+}
+
+// Compiles the entries and returns the keys refused, recording each current
+// generation's refusal on its entry.
+std::map<std::string, PolicyError> CompileEntries(std::map<std::string, Entry>* entries) {
+  policy::CompileResult compiled = policy::CompilePolicies(CompileInput(*entries));
+  std::map<std::string, PolicyError> refused = ErrorsByKey(compiled.errors);
+  for (auto& [key, entry] : *entries) {
+    auto it = refused.find(key);
+    if (it != refused.end() && entry.source == Source::kCurrent) entry.current_error = it->second;
+  }
+  return refused;
+}
+
+// Gathers the entries: the current generation when it parsed, else the last
+// accepted version (so an invalid edit never unprotects a host).
+std::map<std::string, Entry> BuildEntries(const std::vector<PolicyCandidate>& candidates,
+                                          const RenderState& previous) {
+  std::map<std::string, Entry> entries;
+  for (const auto& [key, candidate] : IndexCandidates(candidates)) {
+    Entry entry;
+    entry.candidate = candidate;
+    auto prev = previous.accepted.find(key);
+    if (prev != previous.accepted.end()) entry.previous = &prev->second;
+    if (!candidate->policy) {
+      entry.source = Source::kPrevious;
+      entry.current_error = candidate->error;
+      entry.more_errors = candidate->more_errors;
+    }
+    entries.emplace(key, std::move(entry));
+  }
+  return entries;
+}
+
+PolicyOutcome MakeOutcome(const Entry& entry, bool in_config, int64_t enforced_generation,
+                          int64_t since) {
+  PolicyOutcome out;
+  out.key = entry.candidate->key;
+  out.generation = entry.candidate->generation;
+  out.accepted = entry.source == Source::kCurrent && in_config;
+  if (out.accepted) {
+    out.reason = "Valid";
+  } else if (entry.current_error) {
+    out.reason = entry.current_error->ReasonName();
+    out.message = entry.current_error->FieldMessage();
+    if (entry.more_errors > 0) {
+      out.message += " (and " + std::to_string(entry.more_errors) + " more)";
+    }
+  } else {
+    // Only reachable if the compiler refused without naming the policy: still deny.
+    out.reason = "Invalid";
+    out.message = "policy was not accepted";
+  }
+  if (in_config) {
+    out.enforced_generation = enforced_generation;
+    out.enforced_since_version = since;
+  }
+  return out;
+}
+
+int64_t NextVersion(const RenderState& previous, const std::string& sha, int64_t floor) {
+  bool changed = previous.version == 0 || sha != previous.sha256;
+  if (!changed && previous.version >= floor) return previous.version;
+  return std::max(previous.version + 1, floor);
+}
+
+}  // namespace
+
+RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
+                         const RenderState& previous, int64_t version_floor) {
+  std::map<std::string, Entry> entries = BuildEntries(candidates, previous);
+  std::map<std::string, PolicyError> refused = CompileEntries(&entries);
+  // A current generation refused by the compiler (conflict, bad pattern) falls
+  // back to its last accepted version; compile once more with those.
+  bool substituted = false;
+  for (auto& [key, entry] : entries) {
+    if (entry.source == Source::kCurrent && refused.count(key) && entry.previous != nullptr &&
+        !SameModel(entry.previous->model, *entry.candidate->policy)) {
+      entry.source = Source::kPrevious;
+      substituted = true;
+    }
+  }
+  if (substituted) refused = CompileEntries(&entries);
+
+  std::vector<AccessPolicy> final_policies;
+  for (const auto& [key, entry] : entries) {
+    if (refused.count(key)) continue;
+    if (entry.source == Source::kCurrent && entry.candidate->policy) {
+      final_policies.push_back(*entry.candidate->policy);
+    } else if (entry.source == Source::kPrevious && entry.previous != nullptr) {
+      final_policies.push_back(entry.previous->model);
+    }
+  }
+
+  RenderResult result;
+  std::string content = policy::RenderFleetConfigContent(final_policies);
+  std::string sha = policy::Sha256Hex(content);
+  int64_t version = NextVersion(previous, sha, version_floor);
+  result.changed = version != previous.version || sha != previous.sha256;
+  result.config = {version, sha, std::move(content)};
+  result.state.version = version;
+  result.state.sha256 = sha;
+
+  size_t next = 0;  // final_policies follows the entries' key order
+  for (const auto& [key, entry] : entries) {
+    bool in_config = !refused.count(key) &&
+                     (entry.source == Source::kCurrent ? entry.candidate->policy.has_value()
+                                                       : entry.previous != nullptr);
+    int64_t generation = 0;
+    int64_t since = 0;
+    if (in_config) {
+      const AccessPolicy& model = final_policies[next++];
+      bool unchanged = entry.previous != nullptr && SameModel(entry.previous->model, model);
+      since = unchanged ? entry.previous->since_version : version;
+      generation = model.generation;
+      result.state.accepted[key] = AcceptedPolicy{model, since};
+    }
+    result.outcomes.push_back(MakeOutcome(entry, in_config, generation, since));
+  }
+  return result;
+}
+
+namespace {
+
+// namespace/name/generation read leniently, for naming an invalid object.
+std::tuple<std::string, std::string, int64_t> ObjectIdentity(const nlohmann::json& object) {
+  if (!object.is_object()) return {};
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return {};
+  auto text = [&](const char* field) -> std::string {
+    auto it = meta->find(field);
+    return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  int64_t generation = 0;
+  if (auto it = meta->find("generation"); it != meta->end() && it->is_number_integer()) {
+    generation = it->get<int64_t>();
+  }
+  return {text("namespace"), text("name"), generation};
+}
+
+}  // namespace
+
+std::vector<PolicyCandidate> ParsePolicyCandidates(const std::vector<nlohmann::json>& objects,
+                                                   const policy::SecretStore& secrets) {
+  std::vector<PolicyCandidate> out;
+  out.reserve(objects.size());
+  for (const nlohmann::json& object : objects) {
+    auto [ns, name, generation] = ObjectIdentity(object);
+    if (ns.empty() || name.empty()) continue;
+    PolicyCandidate candidate;
+    candidate.key = ns + "/" + name;
+    candidate.generation = generation;
+    policy::PolicyObjectResult parsed = policy::ParsePolicyObject(object, secrets);
+    if (parsed.policy && parsed.errors.empty()) {
+      candidate.policy = std::move(*parsed.policy);
+    } else if (!parsed.errors.empty()) {
+      candidate.error = parsed.errors.front();
+      candidate.more_errors = static_cast<int>(parsed.errors.size()) - 1;
+    } else {
+      candidate.error = PolicyError{{}, candidate.key, "", "could not be parsed"};
+    }
+    out.push_back(std::move(candidate));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PolicyCandidate& a, const PolicyCandidate& b) { return a.key < b.key; });
+  return out;
+}
+
+std::vector<PolicyCandidate> CandidatesFromParse(const std::vector<AccessPolicy>& policies,
+                                                 const std::vector<PolicyError>& errors,
+                                                 std::vector<PolicyError>* unattributed) {
+  std::map<std::string, PolicyCandidate> by_key;
+  for (const PolicyError& error : errors) {
+    if (error.policy.empty()) {
+      if (unattributed != nullptr) unattributed->push_back(error);
+      continue;
+    }
+    PolicyCandidate& c = by_key[error.policy];
+    c.key = error.policy;
+    if (!c.error) {
+      c.error = error;
+    } else {
+      ++c.more_errors;
+    }
+  }
+  for (const AccessPolicy& p : policies) {
+    PolicyCandidate& c = by_key[p.Key()];
+    if (c.error) continue;  // a duplicate of an invalid document: the error stands
+    c.key = p.Key();
+    c.generation = p.generation;
+    c.policy = p;
+  }
+  std::vector<PolicyCandidate> out;
+  for (auto& [key, c] : by_key) out.push_back(std::move(c));
+  return out;
+}
+
+StatusOr<RenderState> RenderStateFromConfig(const policy::FleetConfig& config) {
+  StatusOr<std::vector<AccessPolicy>> policies = policy::ParseFleetConfigContent(config.content);
+  if (!policies.ok()) return policies.status();
+  RenderState state;
+  state.version = config.version;
+  state.sha256 = policy::Sha256Hex(config.content);
+  for (AccessPolicy& p : *policies) {
+    std::string key = p.Key();
+    state.accepted[key] = AcceptedPolicy{std::move(p), config.version};
+  }
+  return state;
+}
+
+}  // namespace gatehouse::reconcile

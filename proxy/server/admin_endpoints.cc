@@ -1,0 +1,101 @@
+#include "proxy/server/admin_endpoints.h"
+
+#include <nlohmann/json.hpp>
+
+#include "proxy/server/identity_headers.h"
+
+namespace gatehouse::server {
+namespace {
+
+LocalResponse Reply(const http::request<http::string_body>& request, http::status status,
+                    std::string_view content_type, std::string body) {
+  LocalResponse response{status, request.version()};
+  response.set(http::field::content_type, AsBeast(content_type));
+  response.set(http::field::cache_control, "no-store");
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+LocalResponse Json(const http::request<http::string_body>& request, http::status status,
+                   const nlohmann::json& body) {
+  return Reply(request, status, "application/json",
+               body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+}  // namespace
+
+bool IsLoopback(const policy::IpAddress& a) {
+  if (a.is_v4) return a.bytes[0] == 127;
+  static constexpr std::array<uint8_t, 16> kV6Loopback = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                          0, 0, 0, 0, 0, 0, 0, 1};
+  if (a.bytes == kV6Loopback) return true;
+  // IPv4-mapped ::ffff:127.x.y.z
+  for (int i = 0; i < 10; ++i) {
+    if (a.bytes[i] != 0) return false;
+  }
+  return a.bytes[10] == 0xff && a.bytes[11] == 0xff && a.bytes[12] == 127;
+}
+
+LocalResponse AdminEndpoints::Handle(const http::request<http::string_body>& request,
+                                     const ClientInfo& client) {
+  const std::string_view path = PathOf(AsStd(request.target()));
+  const http::verb method = request.method();
+  const bool read = method == http::verb::get || method == http::verb::head;
+  if (path == "/healthz") {
+    if (!read) return Reply(request, http::status::method_not_allowed, "text/plain", "");
+    return Reply(request, http::status::ok, "text/plain; charset=utf-8", "ok\n");
+  }
+  if (path == "/readyz") {
+    if (!read) return Reply(request, http::status::method_not_allowed, "text/plain", "");
+    if (store_.Current() == nullptr) {
+      return Reply(request, http::status::service_unavailable, "text/plain; charset=utf-8",
+                   "no config loaded\n");
+    }
+    return Reply(request, http::status::ok, "text/plain; charset=utf-8", "ready\n");
+  }
+  if (path == "/metrics") {
+    if (!read) return Reply(request, http::status::method_not_allowed, "text/plain", "");
+    return Reply(request, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                 metrics_.Exposition());
+  }
+  if (path == "/v1/config") {
+    if (method == http::verb::put) return PutConfig(request, client);
+    if (!read) return Reply(request, http::status::method_not_allowed, "text/plain", "");
+    const std::shared_ptr<const FleetSnapshot> current = store_.Current();
+    if (current == nullptr) {
+      return Json(request, http::status::not_found, {{"error", "no config loaded"}});
+    }
+    return Json(request, http::status::ok,
+                {{"version", current->version}, {"sha256", current->sha256}});
+  }
+  return Reply(request, http::status::not_found, "text/plain; charset=utf-8", "not found\n");
+}
+
+LocalResponse AdminEndpoints::PutConfig(const http::request<http::string_body>& request,
+                                        const ClientInfo& client) {
+  // Security: without mTLS, only a process on this machine may push policies.
+  if (options_.push_loopback_only && !IsLoopback(client.address)) {
+    return Json(request, http::status::forbidden,
+                {{"error", "config pushes are accepted only from loopback without mTLS"}});
+  }
+  StatusOr<ConfigVersion> applied = store_.ApplyFleetConfig(request.body());
+  if (push_hook_) push_hook_(applied);
+  if (applied.ok()) {
+    return Json(request, http::status::ok,
+                {{"version", applied->version}, {"sha256", applied->sha256}});
+  }
+  const http::status status = applied.status().code() == StatusCode::kFailedPrecondition
+                                  ? http::status::conflict
+                                  : http::status::bad_request;
+  nlohmann::json body = {{"error", applied.status().message()}};
+  if (const std::shared_ptr<const FleetSnapshot> current = store_.Current()) {
+    body["version"] = current->version;
+    body["sha256"] = current->sha256;
+  }
+  return Json(request, status, body);
+}
+
+}  // namespace gatehouse::server

@@ -1,0 +1,90 @@
+#include "proxy/server/admin_endpoints.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "proxy/policy/fleet_config.h"
+#include "proxy/server/request_gate_test_util.h"
+
+namespace gatehouse::server {
+namespace {
+
+using testing::FakeKeys;
+using testing::ParseOrDie;
+
+http::request<http::string_body> Request(http::verb method, const std::string& target,
+                                         std::string body = "") {
+  http::request<http::string_body> r{method, AsBeast(target), 11};
+  r.body() = std::move(body);
+  r.prepare_payload();
+  return r;
+}
+
+ClientInfo From(const std::string& ip) {
+  ClientInfo c;
+  c.address = *policy::ParseIpAddress(ip);
+  c.address_text = ip;
+  return c;
+}
+
+std::string Fleet(int64_t version) {
+  return policy::SerializeFleetConfig(policy::MakeFleetConfig(
+      version, ParseOrDie(testing::PolicyYaml("app", "a.example.com", "",
+                                              "    - {name: r, action: Allow}\n"))));
+}
+
+struct Call {
+  std::string scenario;
+  http::verb method;
+  std::string target;
+  std::string body;
+  std::string client;
+  unsigned status;
+  std::string body_contains;
+};
+
+TEST(AdminEndpointsTest, Endpoints) {
+  FakeKeys keys;
+  ProxyMetrics metrics;
+  ConfigStore store(keys, &metrics);
+  AdminEndpoints admin(store, metrics);
+  const std::vector<Call> calls = {
+      {"healthz", http::verb::get, "/healthz", "", "127.0.0.1", 200, "ok"},
+      {"not ready before a config", http::verb::get, "/readyz", "", "127.0.0.1", 503, "no config"},
+      {"no config yet", http::verb::get, "/v1/config", "", "127.0.0.1", 404, "no config"},
+      {"push from another host refused", http::verb::put, "/v1/config", Fleet(3), "10.0.0.9", 403,
+       "loopback"},
+      {"still not ready", http::verb::get, "/readyz", "", "127.0.0.1", 503, ""},
+      {"push from loopback", http::verb::put, "/v1/config", Fleet(3), "127.0.0.1", 200,
+       "\"version\":3"},
+      {"ready", http::verb::get, "/readyz", "", "10.0.0.9", 200, "ready"},
+      {"version in force", http::verb::get, "/v1/config", "", "10.0.0.9", 200, "\"version\":3"},
+      {"older push: 409", http::verb::put, "/v1/config", Fleet(2), "::1", 409, "not newer"},
+      {"invalid push: 400, old stays", http::verb::put, "/v1/config", "{\"version\":4}", "::1", 400,
+       "\"version\":3"},
+      {"ipv4-mapped loopback may push", http::verb::put, "/v1/config", Fleet(4), "::ffff:127.0.0.1",
+       200, "\"version\":4"},
+      {"metrics", http::verb::get, "/metrics", "", "10.0.0.9", 200, "gatehouse_config_version 4"},
+      {"unknown path", http::verb::get, "/nope", "", "127.0.0.1", 404, ""},
+      {"wrong method", http::verb::post, "/healthz", "", "127.0.0.1", 405, ""},
+  };
+  for (const Call& c : calls) {
+    SCOPED_TRACE(c.scenario);
+    LocalResponse r = admin.Handle(Request(c.method, c.target, c.body), From(c.client));
+    EXPECT_EQ(r.result_int(), c.status) << r.body();
+    EXPECT_NE(r.body().find(c.body_contains), std::string::npos) << r.body();
+  }
+}
+
+TEST(AdminEndpointsTest, IsLoopback) {
+  for (const char* ip : {"127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(IsLoopback(*policy::ParseIpAddress(ip))) << ip;
+  }
+  for (const char* ip : {"10.0.0.1", "::2", "::ffff:10.0.0.1", "128.0.0.1", "fe80::1"}) {
+    EXPECT_FALSE(IsLoopback(*policy::ParseIpAddress(ip))) << ip;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::server

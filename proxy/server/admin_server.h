@@ -1,0 +1,47 @@
+// AdminServer: the admin port (health, readiness, metrics, config push). One
+// event loop on its own thread; each request is read whole (bodies up to
+// AdminOptions::max_body_bytes, 413 beyond; heads up to max_header_bytes, 431
+// beyond) and handed to the AdminHandler, whose answer is written back.
+//
+//   AdminServer admin(handler, admin_options);
+//   if (Status s = admin.Start(); !s.ok()) ...
+//   admin.port();
+//   admin.Stop();
+//
+// HTTPS when AdminOptions has a certificate and key (tls_context.h); client
+// certificate verification (mTLS for the operator's push) will be added there.
+#pragma once
+
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+// clang-format on
+
+#include <cstdint>
+#include <memory>
+
+#include "proxy/core/status.h"
+#include "proxy/server/gate.h"
+#include "proxy/server/net_options.h"
+
+namespace gatehouse::server {
+
+class AdminServer {
+ public:
+  AdminServer(AdminHandler& handler, AdminOptions options);
+  ~AdminServer();  // Stop()
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  Status Start();
+  uint16_t port() const { return port_; }
+  void Stop();
+
+ private:
+  struct State;
+  AdminHandler& handler_;
+  AdminOptions options_;
+  uint16_t port_ = 0;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace gatehouse::server

@@ -1,0 +1,206 @@
+#include "proxy/server/assertion_signer.h"
+
+#include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "proxy/auth/base64url.h"
+#include "proxy/auth/json_web_key.h"
+#include "proxy/auth/jwt_verifier.h"
+
+namespace gatehouse::server {
+namespace {
+
+constexpr int64_t kNow = 1700000000;
+
+std::vector<std::string> Split(const std::string& jwt) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t dot; (dot = jwt.find('.', start)) != std::string::npos; start = dot + 1) {
+    parts.push_back(jwt.substr(start, dot - start));
+  }
+  parts.push_back(jwt.substr(start));
+  return parts;
+}
+
+// Independent check: raw OpenSSL ECDSA verification of r||s over the JWS input.
+bool OpenSslVerifies(const std::string& jwt, EVP_PKEY* key) {
+  std::vector<std::string> parts = Split(jwt);
+  if (parts.size() != 3) return false;
+  StatusOr<std::string> sig = auth::Base64UrlDecode(parts[2]);
+  if (!sig.ok() || sig->size() != 64) return false;
+  const auto* raw = reinterpret_cast<const unsigned char*>(sig->data());
+  ECDSA_SIG* ecdsa = ECDSA_SIG_new();
+  ECDSA_SIG_set0(ecdsa, BN_bin2bn(raw, 32, nullptr), BN_bin2bn(raw + 32, 32, nullptr));
+  unsigned char* der = nullptr;
+  const int der_length = i2d_ECDSA_SIG(ecdsa, &der);
+  ECDSA_SIG_free(ecdsa);
+  const std::string input = parts[0] + "." + parts[1];
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx, der, der_length, reinterpret_cast<const unsigned char*>(input.data()),
+                       input.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  OPENSSL_free(der);
+  return ok;
+}
+
+nlohmann::json Part(const std::string& jwt, int index) {
+  return nlohmann::json::parse(*auth::Base64UrlDecode(Split(jwt)[index]));
+}
+
+std::unique_ptr<AssertionSigner> NewSigner() {
+  StatusOr<std::unique_ptr<AssertionSigner>> s = AssertionSigner::Generate();
+  EXPECT_TRUE(s.ok());
+  return std::move(*s);
+}
+
+TEST(AssertionSignerTest, SignsAVerifiableAssertion) {
+  auto signer = NewSigner();
+  const std::vector<std::string> groups = {"analysts", "admins"};
+  AssertionClaims claims{.audience = "Metabase.Example.COM:8443",
+                         .subject = "user-1",
+                         .email = "a@example.com",
+                         .groups = &groups,
+                         .policy = "analytics/metabase"};
+  StatusOr<std::string> jwt = signer->Sign(claims, kNow);
+  ASSERT_TRUE(jwt.ok()) << jwt.status().ToString();
+
+  StatusOr<std::shared_ptr<const auth::JsonWebKeySet>> keys =
+      auth::JsonWebKeySet::Parse(signer->jwks());
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ((*keys)->keys().size(), 1u);
+  EXPECT_EQ((*keys)->keys()[0].kid(), signer->kid());
+  EXPECT_TRUE(OpenSslVerifies(*jwt, (*keys)->keys()[0].pkey()));
+
+  const nlohmann::json header = Part(*jwt, 0);
+  EXPECT_EQ(header["alg"], "ES256");
+  EXPECT_EQ(header["kid"], signer->kid());
+  const nlohmann::json payload = Part(*jwt, 1);
+  EXPECT_EQ(payload["iss"], "gatehouse");
+  EXPECT_EQ(payload["aud"], "metabase.example.com");
+  EXPECT_EQ(payload["sub"], "user-1");
+  EXPECT_EQ(payload["email"], "a@example.com");
+  EXPECT_EQ(payload["groups"], nlohmann::json(groups));
+  EXPECT_EQ(payload["iat"], kNow);
+  EXPECT_EQ(payload["exp"], kNow + 60);
+  EXPECT_EQ(payload["policy"], "analytics/metabase");
+  EXPECT_EQ(payload["jti"].get<std::string>().size(), 22u);  // 128 bits, base64url
+
+  // The project's own verifier agrees, with iss/aud/exp checks.
+  auth::IssuerConfig config;
+  config.issuer = "gatehouse";
+  config.audiences = {"metabase.example.com"};
+  config.algorithms = {auth::JwsAlgorithm::kES256};
+  EXPECT_TRUE(auth::VerifyJwt(*jwt, config, **keys, kNow + 30).ok());
+  EXPECT_FALSE(auth::VerifyJwt(*jwt, config, **keys, kNow + 120).ok());  // expired
+}
+
+TEST(AssertionSignerTest, TamperedAssertionsFail) {
+  auto signer = NewSigner();
+  auto keys = auth::JsonWebKeySet::Parse(signer->jwks());
+  ASSERT_TRUE(keys.ok());
+  EVP_PKEY* key = (*keys)->keys()[0].pkey();
+  StatusOr<std::string> jwt = signer->Sign({.audience = "h", .subject = "alice"}, kNow);
+  ASSERT_TRUE(jwt.ok());
+  std::vector<std::string> parts = Split(*jwt);
+  nlohmann::json payload = Part(*jwt, 1);
+  payload["sub"] = "admin";
+  const std::string forged =
+      parts[0] + "." + auth::Base64UrlEncode(payload.dump()) + "." + parts[2];
+  EXPECT_FALSE(OpenSslVerifies(forged, key));
+  // Another key's JWKS does not verify this signer's assertions.
+  auto other = NewSigner();
+  auto other_keys = auth::JsonWebKeySet::Parse(other->jwks());
+  EXPECT_FALSE(OpenSslVerifies(*jwt, (*other_keys)->keys()[0].pkey()));
+  EXPECT_NE(other->kid(), signer->kid());
+}
+
+TEST(AssertionSignerTest, KidIsTheRfc7638Thumbprint) {
+  auto signer = NewSigner();
+  const nlohmann::json jwk = nlohmann::json::parse(signer->jwks())["keys"][0];
+  const std::string canonical = nlohmann::json{
+      {"crv", jwk["crv"]},
+      {"kty", jwk["kty"]},
+      {"x", jwk["x"]},
+      {"y", jwk["y"]}}.dump();
+  unsigned char digest[32];
+  unsigned int length = 0;
+  EVP_Digest(canonical.data(), canonical.size(), digest, &length, EVP_sha256(), nullptr);
+  EXPECT_EQ(signer->kid(),
+            auth::Base64UrlEncode(std::string(reinterpret_cast<char*>(digest), length)));
+  EXPECT_FALSE(jwk.contains("d"));  // never the private part
+}
+
+TEST(AssertionSignerTest, LoadsPemAndRejectsOtherKeys) {
+  EVP_PKEY* p256 = EVP_EC_gen("P-256");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, p256, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  const std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  EVP_PKEY_free(p256);
+  StatusOr<std::unique_ptr<AssertionSigner>> loaded = AssertionSigner::FromPem(pem);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  StatusOr<std::unique_ptr<AssertionSigner>> again = AssertionSigner::FromPem(pem);
+  EXPECT_EQ((*loaded)->kid(), (*again)->kid());  // deterministic kid for one key
+
+  EVP_PKEY* p384 = EVP_EC_gen("P-384");
+  bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, p384, nullptr, nullptr, 0, nullptr, nullptr);
+  const long size384 = BIO_get_mem_data(bio, &data);
+  const std::string pem384(data, static_cast<size_t>(size384));
+  BIO_free(bio);
+  EVP_PKEY_free(p384);
+  EXPECT_FALSE(AssertionSigner::FromPem(pem384).ok());
+  EXPECT_FALSE(AssertionSigner::FromPem("not a key").ok());
+}
+
+TEST(AssertionSignerTest, AudienceFromHost) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Example.COM", "example.com"},
+      {"example.com:8080", "example.com"},
+      {"[::1]:8080", "[::1]"},
+      {"example.com.", "example.com"},
+  };
+  for (const auto& [host, want] : cases) EXPECT_EQ(AudienceFromHost(host), want) << host;
+}
+
+TEST(AssertionCacheTest, ReusesForThirtySecondsPerIdentityPolicyAndHost) {
+  auto signer = NewSigner();
+  AssertionCache cache;
+  auto alice = std::make_shared<const auth::Identity>(auth::Identity{.user = "alice"});
+  auto bob = std::make_shared<const auth::Identity>(auth::Identity{.user = "bob"});
+  const std::string first = *cache.Get(*signer, alice, "ns/p", "h.example.com", kNow);
+  EXPECT_EQ(*cache.Get(*signer, alice, "ns/p", "H.example.com:443", kNow + 29), first);
+  EXPECT_NE(*cache.Get(*signer, alice, "ns/p", "h.example.com", kNow + 30), first);
+  EXPECT_NE(*cache.Get(*signer, bob, "ns/p", "h.example.com", kNow), first);
+  EXPECT_NE(*cache.Get(*signer, alice, "ns/q", "h.example.com", kNow), first);
+  EXPECT_NE(*cache.Get(*signer, alice, "ns/p", "other.example.com", kNow), first);
+  // Whatever is reused, it is never older than 30 s, so it has >= 30 s to live.
+  const std::string reused = *cache.Get(*signer, alice, "ns/p", "h.example.com", kNow + 45);
+  EXPECT_GE(Part(reused, 1)["exp"].get<int64_t>(), kNow + 45 + 30);
+}
+
+TEST(AssertionCacheTest, BoundedSize) {
+  auto signer = NewSigner();
+  AssertionCache cache(/*max_entries=*/8);
+  std::vector<std::shared_ptr<const auth::Identity>> ids;
+  for (int i = 0; i < 50; ++i) {
+    ids.push_back(
+        std::make_shared<const auth::Identity>(auth::Identity{.user = std::to_string(i)}));
+    ASSERT_TRUE(cache.Get(*signer, ids.back(), "ns/p", "h", kNow).ok());
+    EXPECT_LE(cache.size(), 8u);
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::server

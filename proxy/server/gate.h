@@ -1,0 +1,110 @@
+// Gate: the seam between the proxy's data path (listener, parsing, upstream
+// pool, streaming: proxy_server.h) and the decision logic (route,
+// authenticate, authorize, rate-limit, identity headers, audit, metrics:
+// request_gate.h).
+//
+// The data path calls Check() once per request, after reading the request
+// head and before reading any body byte:
+//
+//   gate.Check(request_head, client, [&](GateVerdict verdict) {
+//     if (verdict.local_response) WriteLocal(*verdict.local_response);   // 401/403/302/404/429...
+//     else Forward(*verdict.upstream, verdict.upstream_target, request_head);  // headers rewritten
+//     ... when the exchange is over: gate.Finish(verdict, outcome);
+//   });
+//
+// Division of labour:
+// - The gate owns every security header: it removes client-sent identity
+//   headers, X-Gatehouse-*, Authorization (unless forwardToken), the session
+//   cookie, and sets the identity headers, the assertion, X-Forwarded-For,
+//   X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id on `request_head`.
+// - The data path owns HTTP mechanics: framing, smuggling checks (it never
+//   calls Check() for a request it cannot frame safely: it answers 400 and
+//   closes), hop-by-hop headers (RFC 9110 section 7.6.1), Host for the
+//   upstream, timeouts, WebSocket upgrades, 502/504 on upstream failure.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "proxy/policy/ip_block.h"
+
+namespace gatehouse::server {
+
+namespace http = boost::beast::http;
+
+using RequestHead = http::request_header<>;
+using LocalResponse = http::response<http::string_body>;
+
+struct ClientInfo {
+  policy::IpAddress address;  // the TCP peer; client-sent X-Forwarded-For is never trusted
+  std::string address_text;   // for X-Forwarded-For and the audit line
+  bool tls = false;           // the listener's scheme, for X-Forwarded-Proto
+};
+
+// Where a policy's traffic goes. Built once per config snapshot, shared by requests.
+struct UpstreamTarget {
+  std::string scheme;     // "http" or "https"
+  std::string host;       // name or address to connect to
+  uint16_t port = 0;
+  std::string base_path;  // prepended to the request path; "" for none
+  std::string host_header;  // Host sent upstream ("metabase.analytics.svc:3000")
+  std::chrono::seconds timeout{600};  // response headers and each idle gap of the body
+  std::string pool_key;   // "scheme://host:port": connections with the same key are reused
+};
+
+// Opaque per-request state the gate needs again in Finish() (audit, metrics).
+struct GateContext {
+  virtual ~GateContext() = default;
+};
+
+struct GateVerdict {
+  // Set: answer with this and forward nothing. The data path adds
+  // Connection: close when the request still has an unread body.
+  std::optional<LocalResponse> local_response;
+  // Otherwise: forward to this upstream with this request-target (already
+  // normalized, base path applied, query preserved).
+  std::shared_ptr<const UpstreamTarget> upstream;
+  std::string upstream_target;
+  std::unique_ptr<GateContext> context;
+};
+
+struct ExchangeOutcome {
+  int status = 0;  // what the client was sent (502/504 when the upstream failed)
+  std::chrono::microseconds gate_time{0};      // until the verdict
+  std::chrono::microseconds upstream_time{0};  // request sent -> response complete; 0 if local
+  bool client_aborted = false;                 // the client went away mid-exchange
+  uint64_t response_bytes = 0;
+};
+
+class Gate {
+ public:
+  using Done = std::function<void(GateVerdict)>;
+  virtual ~Gate() = default;
+
+  // Decides one request. Calls `done` exactly once, either before returning or
+  // later on the calling strand (e.g. when an issuer's first keys arrive); it
+  // never blocks the event loop.
+  virtual void Check(RequestHead& request, const ClientInfo& client, Done done) = 0;
+
+  // The exchange is over: write the audit line and metrics.
+  virtual void Finish(GateVerdict& verdict, const ExchangeOutcome& outcome) = 0;
+};
+
+// The admin port's request handler (health, readiness, metrics, config push).
+class AdminHandler {
+ public:
+  virtual ~AdminHandler() = default;
+  // Bodies of admin requests are read whole (bounded by the server); answers are small.
+  virtual LocalResponse Handle(const http::request<http::string_body>& request,
+                               const ClientInfo& client) = 0;
+};
+
+}  // namespace gatehouse::server

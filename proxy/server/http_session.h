@@ -1,0 +1,106 @@
+// HttpSession: one client connection of the proxy, served by one coroutine
+// on its event loop. LoopContext: what every session of one event loop
+// shares (gate, options, upstream pool, body buffers, the drain flag and the
+// list of live sessions) without any lock: a loop's sessions run on its thread only.
+//
+//   LoopContext loop(gate, options, listener_tls_or_null, upstream_tls);
+//   auto session = std::make_unique<HttpSession>(loop, std::move(accepted_socket));
+//   co_spawn(executor, HttpSession::Run(std::move(session)), detached);
+//   ...
+//   loop.draining = true; loop.CloseIdleSessions();   // drain, on the loop's thread
+//
+// Per request: read the head (bounded bytes and time), refuse anything that
+// cannot be framed safely (400/431 + close, the gate never sees it), strip
+// hop-by-hop headers, ask the gate, then answer locally or forward through
+// UpstreamExchange, and report the outcome to Gate::Finish exactly once.
+#pragma once
+
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+// clang-format on
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "proxy/server/gate.h"
+#include "proxy/server/net_options.h"
+#include "proxy/server/tls_context.h"
+#include "proxy/server/upstream_exchange.h"
+#include "proxy/server/upstream_pool.h"
+
+namespace gatehouse::server {
+
+class HttpSession;
+
+struct LoopContext {
+  // `listener_tls` is null for a plain-HTTP listener. All references outlive the loop.
+  LoopContext(Gate& gate, const NetOptions& options, ssl::context* listener_tls,
+              ssl::context& upstream_tls)
+      : gate(gate),
+        options(options),
+        listener_tls(listener_tls),
+        pool(upstream_tls, options),
+        chunks(options.body_chunk_bytes),
+        resources{pool, chunks, options, draining} {}
+
+  void CloseIdleSessions();  // keep-alive connections with no request in flight
+  void CloseAllSessions();
+
+  Gate& gate;
+  const NetOptions& options;
+  ssl::context* listener_tls;
+  UpstreamPool pool;
+  BodyChunkPool chunks;
+  ExchangeResources resources;
+  bool draining = false;              // set on the loop's thread
+  HttpSession* sessions = nullptr;    // intrusive list of live sessions
+  std::atomic<int> live_sessions{0};  // read by Drain() from another thread
+};
+
+class HttpSession {
+ public:
+  HttpSession(LoopContext& loop, boost::asio::ip::tcp::socket socket);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  // The session's coroutine; it owns the session until the connection ends.
+  static boost::asio::awaitable<void> Run(std::unique_ptr<HttpSession> session);
+
+  bool idle() const { return idle_; }
+  void Close() { stream_.Close(); }
+  HttpSession* next() const { return next_; }
+
+ private:
+  boost::asio::awaitable<void> Serve();
+  boost::asio::awaitable<bool> WaitForRequest();
+  boost::asio::awaitable<bool> ReadHead();
+  boost::asio::awaitable<bool> ServeRequest();
+  boost::asio::awaitable<GateVerdict> AskGate(RequestHead& head);
+  boost::asio::awaitable<ExchangeOutcome> AnswerLocally(LocalResponse& response, bool keep_alive);
+  boost::asio::awaitable<void> Refuse(http::status status);
+  boost::asio::awaitable<void> LingeringClose();
+
+  LoopContext& loop_;
+  NetStream stream_;
+  ClientInfo client_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<RequestParser> parser_;
+  boost::asio::steady_timer gate_wakeup_;
+  std::optional<GateVerdict> pending_verdict_;
+  bool waiting_for_gate_ = false;
+  std::thread::id loop_thread_;  // the event loop's thread, to recognise a late gate answer
+  bool idle_ = true;
+  bool keep_alive_ = false;  // the current response leaves the connection open
+  HttpSession* prev_ = nullptr;
+  HttpSession* next_ = nullptr;
+};
+
+}  // namespace gatehouse::server

@@ -1,0 +1,69 @@
+// IdentityHeaders: the header rewriting the gate does on every forwarded
+// request (public routes included), so that nothing a client sends can pose as
+// an identity the gate vouched for.
+//
+//   IdentityHeaderNames names = IdentityHeaderNames::From(policy.spec.identity_headers);
+//   StripClientHeaders(request, names);                       // every casing, every copy
+//   SetForwardingHeaders(request, client, request_id);        // X-Forwarded-*, X-Request-Id
+//   SetIdentityHeaders(request, names, identity, assertion);  // user/email/groups/assertion
+//
+// Stripped (Beast compares field names case-insensitively and erase() removes
+// every copy): the policy's four identity header names AND the four default
+// names (so renaming a header in a policy never leaves the old name
+// spoofable), every header starting with "X-Gatehouse-", Authorization unless
+// forwardToken, X-Forwarded-For/-Proto/-Host, X-Real-IP, Forwarded and
+// X-Request-Id.
+//
+// Forwarding headers: the proxy is the edge, so X-Forwarded-For is exactly the
+// TCP peer (a client-sent chain is dropped, never extended), X-Forwarded-Proto
+// the listener's scheme, X-Forwarded-Host the client's Host.
+//
+// Unsafe values are dropped, never injected: a user or email containing a byte
+// outside visible ASCII + space (CR, LF, NUL, other controls, DEL, non-ASCII)
+// is not sent at all; a group whose name holds such a byte or a comma is left
+// out of the comma-joined groups header (a comma would split one group into
+// two). The signed assertion still carries the exact claim values as JSON.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/auth/identity.h"
+#include "proxy/policy/access_policy.h"
+#include "proxy/server/gate.h"
+
+namespace gatehouse::server {
+
+// Beast (Boost 1.74) speaks boost::string_view; the rest of the code std::string_view.
+inline std::string_view AsStd(boost::beast::string_view s) { return {s.data(), s.size()}; }
+inline boost::beast::string_view AsBeast(std::string_view s) { return {s.data(), s.size()}; }
+
+struct IdentityHeaderNames {
+  std::string user;  // lowercase
+  std::string email;
+  std::string groups;
+  std::string assertion;
+  bool forward_token = false;
+
+  static IdentityHeaderNames From(const policy::IdentityHeadersSpec& spec);
+};
+
+// Removes every client-sent header listed above from `request`.
+void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names);
+
+// Sets X-Forwarded-For/-Proto/-Host and X-Request-Id (after stripping).
+void SetForwardingHeaders(RequestHead& request, const ClientInfo& client,
+                          std::string_view request_id);
+
+// Sets user/email/groups (safe values only) and, when non-empty, the assertion.
+void SetIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
+                        const auth::Identity& identity, std::string_view assertion);
+
+// True when every byte is visible ASCII or space (safe as a header value).
+bool IsSafeHeaderValue(std::string_view value);
+
+// The groups that are safe in a comma-joined header, joined with ",".
+std::string JoinSafeGroups(const std::vector<std::string>& groups);
+
+}  // namespace gatehouse::server

@@ -1,0 +1,174 @@
+#include "proxy/server/identity_headers.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace gatehouse::server {
+namespace {
+
+struct Sent {
+  std::string name;
+  std::string value;
+};
+
+struct StripCase {
+  std::string scenario;
+  policy::IdentityHeadersSpec spec;
+  std::vector<Sent> sent;
+  std::vector<std::string> must_be_gone;  // any casing
+  std::vector<std::string> must_stay;
+};
+
+RequestHead HeadWith(const std::vector<Sent>& sent) {
+  RequestHead head;
+  head.method(http::verb::get);
+  head.target("/x");
+  head.set(http::field::host, "app.example.com");
+  for (const Sent& s : sent) head.insert(AsBeast(s.name), AsBeast(s.value));
+  return head;
+}
+
+void CheckStrip(const StripCase& c) {
+  SCOPED_TRACE(c.scenario);
+  RequestHead head = HeadWith(c.sent);
+  StripClientHeaders(head, IdentityHeaderNames::From(c.spec));
+  for (const std::string& name : c.must_be_gone) {
+    EXPECT_EQ(head.count(AsBeast(name)), 0u) << name;
+  }
+  for (const std::string& name : c.must_stay) {
+    EXPECT_EQ(head.count(AsBeast(name)), 1u) << name;
+  }
+  // Nothing whose value was a spoof survived under any name.
+  for (const auto& field : head) {
+    EXPECT_EQ(AsStd(field.value()).find("spoof"), std::string_view::npos)
+        << AsStd(field.name_string());
+  }
+}
+
+policy::IdentityHeadersSpec Renamed() {
+  policy::IdentityHeadersSpec spec;
+  spec.user = "X-Auth-User";
+  spec.email = "X-Auth-Email";
+  spec.groups = "X-Auth-Groups";
+  spec.assertion = "X-Auth-Assertion";
+  return spec;
+}
+
+TEST(IdentityHeadersTest, StripsEveryCasingAndRepetition) {
+  const std::vector<StripCase> cases = {
+      {"default names in many casings, repeated",
+       {},
+       {{"X-Forwarded-User", "spoof1"},
+        {"x-forwarded-user", "spoof2"},
+        {"X-FORWARDED-USER", "spoof3"},
+        {"x-FoRwArDeD-eMaIl", "spoof4"},
+        {"X-Forwarded-Groups", "spoof5"},
+        {"X-Forwarded-Groups", "spoof6"},
+        {"x-gatehouse-assertion", "spoof7"},
+        {"Accept", "text/plain"}},
+       {"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Gatehouse-Assertion"},
+       {"Accept", "Host"}},
+      {"renamed headers: the new and the default names both go",
+       Renamed(),
+       {{"x-auth-user", "spoof1"},
+        {"X-AUTH-EMAIL", "spoof2"},
+        {"X-Auth-Groups", "spoof3"},
+        {"x-auth-assertion", "spoof4"},
+        {"X-Forwarded-User", "spoof5"},
+        {"X-Forwarded-Email", "spoof6"}},
+       {"X-Auth-User", "X-Auth-Email", "X-Auth-Groups", "X-Auth-Assertion", "X-Forwarded-User",
+        "X-Forwarded-Email"},
+       {}},
+      {"any X-Gatehouse-* header",
+       {},
+       {{"X-Gatehouse-Anything", "spoof1"},
+        {"x-gatehouse-session", "spoof2"},
+        {"X-GATEHOUSE-", "spoof3"},
+        {"X-Gatehousefoo", "kept"}},
+       {"X-Gatehouse-Anything", "x-gatehouse-session", "X-GATEHOUSE-"},
+       {"X-Gatehousefoo"}},
+      {"forwarding headers and Authorization",
+       {},
+       {{"X-Forwarded-For", "spoof1"},
+        {"x-forwarded-for", "spoof2"},
+        {"X-Forwarded-Proto", "spoof3"},
+        {"X-Forwarded-Host", "spoof4"},
+        {"X-Real-IP", "spoof5"},
+        {"Forwarded", "spoof6"},
+        {"x-request-id", "spoof7"},
+        {"Authorization", "Bearer spoof8"},
+        {"authorization", "Bearer spoof9"}},
+       {"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP", "Forwarded",
+        "X-Request-Id", "Authorization"},
+       {}},
+  };
+  for (const StripCase& c : cases) CheckStrip(c);
+}
+
+TEST(IdentityHeadersTest, ForwardTokenKeepsAuthorization) {
+  policy::IdentityHeadersSpec spec;
+  spec.forward_token = true;
+  RequestHead head = HeadWith({{"Authorization", "Bearer abc"}, {"X-Forwarded-User", "eve"}});
+  StripClientHeaders(head, IdentityHeaderNames::From(spec));
+  EXPECT_EQ(AsStd(head[http::field::authorization]), "Bearer abc");
+  EXPECT_EQ(head.count("X-Forwarded-User"), 0u);
+}
+
+TEST(IdentityHeadersTest, ForwardingHeadersAreFresh) {
+  RequestHead head = HeadWith({});
+  head.set(http::field::host, "App.Example.com:8443");
+  ClientInfo client;
+  client.address_text = "10.1.2.3";
+  client.tls = true;
+  SetForwardingHeaders(head, client, "abc123");
+  EXPECT_EQ(AsStd(head["X-Forwarded-For"]), "10.1.2.3");
+  EXPECT_EQ(AsStd(head["X-Forwarded-Proto"]), "https");
+  EXPECT_EQ(AsStd(head["X-Forwarded-Host"]), "App.Example.com:8443");
+  EXPECT_EQ(AsStd(head["X-Request-Id"]), "abc123");
+  client.tls = false;
+  SetForwardingHeaders(head, client, "def");
+  EXPECT_EQ(AsStd(head["X-Forwarded-Proto"]), "http");
+  EXPECT_EQ(head.count("X-Request-Id"), 1u);
+}
+
+struct ValueCase {
+  std::string scenario;
+  auth::Identity identity;
+  std::string user;  // expected; "" = header absent
+  std::string email;
+  std::string groups;
+};
+
+TEST(IdentityHeadersTest, UnsafeValuesAreDroppedNeverInjected) {
+  const std::vector<ValueCase> cases = {
+      {"plain",
+       {.user = "alice", .email = "a@example.com", .groups = {"a", "b"}},
+       "alice",
+       "a@example.com",
+       "a,b"},
+      {"CRLF in user", {.user = "alice\r\nX-Admin: 1", .email = "a@x.com"}, "", "a@x.com", ""},
+      {"NUL in email", {.user = "bob", .email = std::string("b\0c@x.com", 9)}, "bob", "", ""},
+      {"comma and LF in groups",
+       {.user = "u", .groups = {"ok", "a,b", "c\nd", "", "fine"}},
+       "u",
+       "",
+       "ok,fine"},
+      {"non-ASCII user", {.user = "j\xc3\xa9r\xc3\xb4me"}, "", "", ""},
+  };
+  for (const ValueCase& c : cases) {
+    SCOPED_TRACE(c.scenario);
+    RequestHead head = HeadWith({});
+    IdentityHeaderNames names = IdentityHeaderNames::From({});
+    SetIdentityHeaders(head, names, c.identity, "jwt");
+    EXPECT_EQ(head.count("x-forwarded-user"), c.user.empty() ? 0u : 1u);
+    EXPECT_EQ(AsStd(head["x-forwarded-user"]), c.user);
+    EXPECT_EQ(AsStd(head["x-forwarded-email"]), c.email);
+    EXPECT_EQ(AsStd(head["x-forwarded-groups"]), c.groups);
+    EXPECT_EQ(AsStd(head["x-gatehouse-assertion"]), "jwt");
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::server

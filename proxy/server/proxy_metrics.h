@@ -1,0 +1,103 @@
+// ProxyMetrics: the proxy's Prometheus metrics (PRODUCT.md section 6), names
+// and labels declared here once, exposed in the text format for /metrics.
+//
+//   ProxyMetrics metrics;
+//   std::unique_ptr<PolicyMetrics> pm = metrics.ForPolicy("ns/name", {"rule-a", "rule-b"});
+//   pm->Decision(decision).Increment();       // label child resolved once, then cached
+//   pm->gate_duration().Observe(seconds);
+//   metrics.ConfigApplied(/*ok=*/true, /*version=*/42);
+//   std::string text = metrics.Exposition();  // promtool check metrics clean
+//
+// PolicyMetrics belongs to one config snapshot: it resolves the children of
+// its policy's label sets on first use and keeps them in atomic slots, so the
+// request path does no string building or map lookups. Children are created
+// lazily so only series that happened are exported.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/policy/decision.h"
+
+namespace gatehouse::server {
+
+namespace metric_names {
+inline constexpr char kDecisions[] = "gatehouse_decisions_total";
+inline constexpr char kRequestDuration[] = "gatehouse_request_duration_seconds";
+inline constexpr char kUpstreamDuration[] = "gatehouse_upstream_duration_seconds";
+inline constexpr char kConfigVersion[] = "gatehouse_config_version";
+inline constexpr char kConfigApplies[] = "gatehouse_config_applies_total";
+inline constexpr char kJwksFetches[] = "gatehouse_jwks_fetches_total";
+inline constexpr char kRateLimited[] = "gatehouse_rate_limited_total";
+}  // namespace metric_names
+
+class ProxyMetrics;
+
+class PolicyMetrics {
+ public:
+  PolicyMetrics(ProxyMetrics& metrics, std::string policy_key, std::vector<std::string> rule_names);
+
+  // gatehouse_decisions_total{policy, rule, decision, reason} for this decision
+  // (its rule must be one of the rule names, or "").
+  prometheus::Counter& Decision(const policy::Decision& decision);
+  prometheus::Histogram& gate_duration() { return *gate_duration_; }
+  prometheus::Histogram& upstream_duration() { return *upstream_duration_; }
+  prometheus::Counter& rate_limited() { return *rate_limited_; }
+
+ private:
+  static constexpr size_t kReasons = static_cast<size_t>(policy::DecisionReason::kBadRequest) + 1;
+  size_t RuleSlot(std::string_view rule) const;
+
+  ProxyMetrics& metrics_;
+  std::string policy_key_;
+  std::vector<std::string> rule_names_;  // slot 0 is "" (no rule)
+  // [slot][reason][allow]: resolved children, filled on first use.
+  std::unique_ptr<std::atomic<prometheus::Counter*>[]> cells_;
+  prometheus::Histogram* gate_duration_;
+  prometheus::Histogram* upstream_duration_;
+  prometheus::Counter* rate_limited_;
+};
+
+class ProxyMetrics {
+ public:
+  ProxyMetrics();
+
+  std::unique_ptr<PolicyMetrics> ForPolicy(std::string policy_key,
+                                           std::vector<std::string> rule_names);
+  // For decisions with no policy (no_route, bad_request).
+  PolicyMetrics& Unrouted() { return *unrouted_; }
+
+  void ConfigApplied(bool ok, int64_t version);
+  void JwksFetched(std::string_view issuer, std::string_view result);
+
+  std::string Exposition() const;
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  friend class PolicyMetrics;
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* decisions_;
+  prometheus::Family<prometheus::Histogram>* request_duration_;
+  prometheus::Family<prometheus::Histogram>* upstream_duration_;
+  prometheus::Gauge* config_version_;
+  prometheus::Counter* applies_success_;
+  prometheus::Counter* applies_error_;
+  prometheus::Family<prometheus::Counter>* jwks_fetches_;
+  prometheus::Family<prometheus::Counter>* rate_limited_;
+  std::unique_ptr<PolicyMetrics> unrouted_;
+};
+
+}  // namespace gatehouse::server

@@ -1,0 +1,52 @@
+// Request framing checks: the pure half of the data path's defence against
+// request smuggling and malformed heads. No I/O; the session calls them on
+// the bytes and the parsed head before the gate ever sees a request.
+//
+//   if (auto refusal = CheckRawRequestHead(head_bytes)) Refuse(*refusal);    // before parsing
+//   if (auto refusal = CheckRequestHead(parsed_head, 100)) Refuse(*refusal); // after parsing
+//   if (chunked && !ValidateChunkedPrefix(buffered_body_bytes)) Refuse(400);
+//
+// Every refusal is answered with the status and the connection is closed:
+// once framing is in doubt, no later byte on that connection can be trusted.
+// Beast's parser already rejects some of these (e.g. differing Content-Length
+// values); the checks here are deliberately stricter and do not rely on it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+#include "proxy/server/gate.h"
+
+namespace gatehouse::server {
+
+struct FramingRefusal {
+  http::status status;      // 400 Bad Request or 431 Request Header Fields Too Large
+  std::string_view reason;  // static text for debugging; never echoes request bytes
+};
+
+// Raw head bytes up to and including the blank line (or what has arrived so
+// far): refuses obsolete line folding, bare CR or LF, NUL and leading empty
+// lines. Checks positions from `from` on (the byte before it gives context),
+// so a caller reading a trickling head re-checks only the new bytes plus the
+// last old one: call again with `from` = previous size - 1.
+std::optional<FramingRefusal> CheckRawRequestHead(std::string_view bytes, std::size_t from = 0);
+
+// The parsed head: header count, field values free of control characters,
+// at most one Content-Length (digits only), Transfer-Encoding exactly
+// "chunked" and never with Content-Length or in HTTP/1.0, exactly one Host
+// in HTTP/1.1 (at most one in 1.0), and an origin-form target ("/...").
+// Absolute-form, authority-form (CONNECT) and asterisk-form are refused: the
+// gate routes by Host and must never see a second, conflicting authority.
+std::optional<FramingRefusal> CheckRequestHead(const RequestHead& head,
+                                               std::size_t max_header_count);
+
+// The chunked body bytes that arrived together with the head: true when they
+// are a valid prefix of a chunked body (hex sizes without overflow, chunk
+// extensions bounded to kMaxChunkLine bytes per line, CRLF after each chunk).
+// Lets a malformed chunked body be refused before the gate or upstream is
+// involved; the parser still checks every later byte while streaming.
+inline constexpr std::size_t kMaxChunkLine = 4096;
+bool ValidateChunkedPrefix(std::string_view bytes);
+
+}  // namespace gatehouse::server

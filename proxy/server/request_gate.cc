@@ -1,0 +1,307 @@
+#include "proxy/server/request_gate.h"
+
+#include <algorithm>
+
+#include "proxy/auth/jwt_verifier.h"
+#include "proxy/auth/token_cache.h"
+#include "proxy/policy/path_normalizer.h"
+#include "proxy/policy/policy_engine.h"
+#include "proxy/server/identity_headers.h"
+
+namespace gatehouse::server {
+namespace {
+
+constexpr size_t kMaxAuditPathBytes = 2048;
+constexpr std::string_view kNoConfigReason = "no_config";
+constexpr std::string_view kKeysUnavailableReason = "keys_unavailable";
+constexpr std::string_view kFleetJwksRule = "gatehouse_jwks";
+
+auth::TokenCache& ThreadTokenCache() {
+  thread_local auth::TokenCache cache;
+  return cache;
+}
+
+AssertionCache& ThreadAssertionCache() {
+  thread_local AssertionCache cache;
+  return cache;
+}
+
+std::string_view PathOnly(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  return target.substr(0, std::min(target.size(), kMaxAuditPathBytes));
+}
+
+}  // namespace
+
+// What Finish() needs again: one per request.
+struct RequestGate::Context final : GateContext {
+  std::shared_ptr<const FleetSnapshot> snapshot;  // keeps decision pointers valid
+  const PolicyRuntime* runtime = nullptr;
+  bool counted = false;  // a policy::Decision exists (counted in gatehouse_decisions_total)
+  policy::Decision decision;
+  std::string_view reason;  // label for the audit line (decision's, or a 503 reason)
+  std::shared_ptr<const auth::Identity> identity;
+  std::string request_id;
+  std::string method;
+  std::string host;
+  std::string path;
+  std::string client_ip;
+};
+
+// ---------------------------------------------------------------------------
+// KeyWaiter
+
+KeyWaiter::KeyWaiter(auth::KeyProvider& keys, const TimeSource& time,
+                     std::chrono::milliseconds poll_interval)
+    : keys_(keys), time_(time), poll_interval_(poll_interval), thread_([this] { Run(); }) {}
+
+KeyWaiter::~KeyWaiter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void KeyWaiter::Park(const auth::IssuerConfig& config,
+                     std::chrono::steady_clock::time_point deadline, std::function<void()> then) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    parked_.push_back(Parked{config, deadline, std::move(then)});
+  }
+  cv_.notify_all();
+}
+
+size_t KeyWaiter::parked() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return parked_.size();
+}
+
+void KeyWaiter::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait_for(lock, poll_interval_, [this] { return stop_; });
+    std::vector<std::function<void()>> ready;
+    const auto now = time_.MonotonicNow();
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      if (stop_ || now >= it->deadline || keys_.Keys(it->config) != nullptr) {
+        ready.push_back(std::move(it->then));
+        it = parked_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    const bool stopping = stop_;
+    lock.unlock();
+    for (auto& then : ready) then();  // re-evaluates: keys present, or 503
+    lock.lock();
+    if (stopping && parked_.empty()) return;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// RequestGate
+
+void RequestGate::Check(RequestHead& request, const ClientInfo& client, Done done) {
+  Evaluate(request, client, done, /*may_wait=*/deps_.waiter != nullptr);
+}
+
+void RequestGate::Answer(RequestHead& request, std::unique_ptr<Context> ctx, Done& done, int status,
+                         int64_t retry_after) {
+  GateVerdict verdict;
+  verdict.local_response =
+      MakeLocalResponse(request, status, ctx->reason, ctx->request_id, retry_after);
+  verdict.context = std::move(ctx);
+  done(std::move(verdict));
+}
+
+void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done& done,
+                           bool may_wait) {
+  auto ctx = std::make_unique<Context>();
+  ctx->request_id = NewRequestId();
+  ctx->method = std::string(AsStd(request.method_string()));
+  ctx->host = std::string(AsStd(request[http::field::host]));
+  ctx->client_ip = client.address_text;
+  ctx->snapshot = deps_.store.Current();
+  if (ctx->snapshot == nullptr) {
+    // Not ready: no config means no policy to enforce; refuse everything.
+    ctx->path = PathOnly(AsStd(request.target()));
+    ctx->reason = kNoConfigReason;
+    return Answer(request, std::move(ctx), done, 503);
+  }
+  StatusOr<policy::NormalizedPath> path = policy::NormalizePath(AsStd(request.target()));
+  if (!path.ok()) {
+    // Security: a path we cannot normalize could match a rule differently
+    // than the upstream reads it; it is never routed.
+    ctx->path = PathOnly(AsStd(request.target()));
+    ctx->counted = true;
+    ctx->decision = policy::MakeDecision(policy::DecisionReason::kBadRequest, nullptr, "");
+    ctx->reason = ctx->decision.ReasonLabel();
+    return Answer(request, std::move(ctx), done, 400);
+  }
+  ctx->path = path->path;
+  const bool read_method =
+      request.method() == http::verb::get || request.method() == http::verb::head;
+  if (read_method && path->path == kFleetJwksPath) {
+    // Public keys only, on every host, so upstreams can verify assertions.
+    ctx->decision = policy::MakeDecision(policy::DecisionReason::kAllowed, nullptr, kFleetJwksRule);
+    ctx->reason = ctx->decision.ReasonLabel();
+    GateVerdict verdict;
+    LocalResponse response = MakeLocalResponse(request, 200, ctx->reason, ctx->request_id);
+    response.set(http::field::content_type, "application/jwk-set+json");
+    response.set(http::field::cache_control, "public, max-age=300");
+    response.body() = deps_.signer.jwks();
+    response.prepare_payload();
+    verdict.local_response = std::move(response);
+    verdict.context = std::move(ctx);
+    return done(std::move(verdict));
+  }
+  const policy::CompiledPolicy* routed =
+      policy::Route(*ctx->snapshot->policies, ctx->host, path->path);
+  ctx->runtime = ctx->snapshot->RuntimeFor(routed);
+  if (ctx->runtime == nullptr) {
+    ctx->counted = true;
+    ctx->decision = policy::MakeDecision(policy::DecisionReason::kNoRoute, nullptr, "");
+    ctx->reason = ctx->decision.ReasonLabel();
+    return Answer(request, std::move(ctx), done, 404);
+  }
+
+  // Authenticate. Any offered credential that does not verify is a bad
+  // credential: the engine still lets public rules through, and answers
+  // invalid_token (never no_credentials) otherwise.
+  const BearerCredential credential = ExtractBearer(request);
+  bool bad_credentials = credential.kind == CredentialKind::kInvalid;
+  if (credential.kind == CredentialKind::kBearer) {
+    if (ctx->runtime->authenticator == nullptr) {
+      bad_credentials = true;  // the policy trusts no issuer: no token can verify
+    } else {
+      StatusOr<std::shared_ptr<const auth::Identity>> identity =
+          ctx->runtime->authenticator->Authenticate(credential.token, deps_.time.NowSeconds(),
+                                                    ThreadTokenCache());
+      if (identity.ok()) {
+        ctx->identity = std::move(*identity);
+      } else if (identity.status().code() == StatusCode::kUnavailable) {
+        // The issuer's first keys are not here yet: wait off the event loop.
+        if (may_wait && ParkForKeys(request, client, done, credential.token, *ctx)) return;
+        ctx->reason = kKeysUnavailableReason;
+        return Answer(request, std::move(ctx), done, 503);
+      } else {
+        bad_credentials = true;
+      }
+    }
+  }
+
+  policy::RequestFacts facts{.method = ctx->method,
+                             .host = ctx->host,
+                             .path = path->path,
+                             .client_ip = &client.address,
+                             .identity = ctx->identity.get(),
+                             .bad_credentials = bad_credentials,
+                             .browser_navigation = IsBrowserNavigation(request)};
+  ctx->decision = policy::Decide(*routed, facts);
+  ctx->counted = true;
+  ctx->reason = ctx->decision.ReasonLabel();
+  if (!ctx->decision.allow) {
+    // login_required would be a 302 to the IdP; without the sign-in code it is a 401.
+    const int status = ctx->decision.reason == policy::DecisionReason::kLoginRequired
+                           ? 401
+                           : ctx->decision.http_status;
+    return Answer(request, std::move(ctx), done, status);
+  }
+
+  if (RateLimiter* limiter = ctx->runtime->rate_limiter.get()) {
+    // Key: the identity (issuer + user, so two IdPs' "alice" stay apart), or
+    // the client address for key=ip and for anonymous requests on public rules.
+    std::string key;
+    if (limiter->spec().key == policy::RateLimitKey::kIdentity && ctx->identity != nullptr) {
+      key = ctx->identity->issuer + '\n' + ctx->identity->user;
+    } else {
+      key = client.address_text;
+    }
+    const RateDecision rate = limiter->Take(key, deps_.time.MonotonicNow());
+    if (!rate.allowed) {
+      ctx->decision =
+          policy::MakeDecision(policy::DecisionReason::kRateLimited, routed, ctx->decision.rule);
+      ctx->reason = ctx->decision.ReasonLabel();
+      if (ctx->runtime->metrics) ctx->runtime->metrics->rate_limited().Increment();
+      return Answer(request, std::move(ctx), done, 429, rate.retry_after_seconds);
+    }
+  }
+  Forward(request, client, std::move(ctx), path->query, done);
+}
+
+void RequestGate::Forward(RequestHead& request, const ClientInfo& client,
+                          std::unique_ptr<Context> ctx, std::string_view query, Done& done) {
+  const PolicyRuntime& runtime = *ctx->runtime;
+  // Security: strip first (every casing, every copy; public routes too), then
+  // set only values the gate produced.
+  StripClientHeaders(request, runtime.headers);
+  SetForwardingHeaders(request, client, ctx->request_id);
+  if (ctx->identity != nullptr) {
+    std::string assertion;
+    StatusOr<std::string> signed_assertion = ThreadAssertionCache().Get(
+        deps_.signer, ctx->identity, runtime.policy->key, ctx->host, deps_.time.NowSeconds());
+    if (signed_assertion.ok()) assertion = std::move(*signed_assertion);
+    SetIdentityHeaders(request, runtime.headers, *ctx->identity, assertion);
+  }
+  GateVerdict verdict;
+  verdict.upstream = runtime.upstream;
+  // Normalized path (what the rules saw), base path applied, query as received.
+  verdict.upstream_target = runtime.upstream->base_path;
+  verdict.upstream_target += ctx->path;
+  verdict.upstream_target += query;
+  verdict.context = std::move(ctx);
+  done(std::move(verdict));
+}
+
+bool RequestGate::ParkForKeys(RequestHead& request, const ClientInfo& client, Done& done,
+                              std::string_view token, const Context& ctx) {
+  StatusOr<std::string> iss = auth::PeekIssuer(token);
+  if (!iss.ok()) return false;
+  const auto& issuers = ctx.runtime->authenticator->issuers();
+  auto it = std::find_if(issuers.begin(), issuers.end(),
+                         [&](const auth::IssuerConfig& c) { return c.issuer == *iss; });
+  if (it == issuers.end()) return false;
+  const auto deadline = deps_.time.MonotonicNow() + deps_.first_keys_timeout;
+  // The request head and client outlive the verdict (gate.h); `done` moves along.
+  deps_.waiter->Park(*it, deadline, [this, &request, client, done = std::move(done)]() mutable {
+    Evaluate(request, client, done, /*may_wait=*/false);
+  });
+  return true;
+}
+
+void RequestGate::Finish(GateVerdict& verdict, const ExchangeOutcome& outcome) {
+  auto* ctx = dynamic_cast<Context*>(verdict.context.get());
+  if (ctx == nullptr) return;
+  PolicyMetrics* pm = ctx->runtime != nullptr && ctx->runtime->metrics ? ctx->runtime->metrics.get()
+                                                                       : &deps_.metrics.Unrouted();
+  if (ctx->counted) pm->Decision(ctx->decision).Increment();
+  pm->gate_duration().Observe(std::chrono::duration<double>(outcome.gate_time).count());
+  if (outcome.upstream_time.count() > 0) {
+    pm->upstream_duration().Observe(std::chrono::duration<double>(outcome.upstream_time).count());
+  }
+  if (deps_.audit == nullptr) return;
+  const auth::Identity* id = ctx->identity.get();
+  AuditRecord record{
+      .ts = deps_.time.Now(),
+      .request_id = ctx->request_id,
+      .policy = ctx->runtime != nullptr ? std::string_view(ctx->runtime->policy->key) : "",
+      .rule = ctx->decision.rule,
+      .decision = ctx->counted || ctx->decision.allow ? ctx->decision.DecisionLabel() : "deny",
+      .reason = ctx->reason,
+      .sub = id ? std::string_view(id->subject) : "",
+      .email = id ? std::string_view(id->email) : "",
+      .method = ctx->method,
+      .host = ctx->host,
+      .path = ctx->path,
+      .status = outcome.status,
+      .client_ip = ctx->client_ip,
+      .token_id = id ? std::string_view(id->token_id) : "",
+      .gate_us = outcome.gate_time.count(),
+      .upstream_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(outcome.upstream_time).count()};
+  deps_.audit->Write(record);
+}
+
+}  // namespace gatehouse::server

@@ -1,0 +1,141 @@
+// RequestGate: the Gate (gate.h) of Gatehouse. Per request, in this order:
+// normalize the path (400 bad_request), answer the fleet JWKS at
+// /.well-known/gatehouse/jwks.json on any host, route by Host + path (404
+// no_route), authenticate the bearer token with the routed policy's
+// TokenAuthenticator, decide with the policy engine, rate-limit what is
+// allowed (429 rate_limited), then rewrite the headers and forward.
+//
+//   ConfigStore store(jwks_cache, &metrics);
+//   KeyWaiter waiter(jwks_cache, time);           // first-key waits, off the event loop
+//   RequestGate gate({.store = store, .signer = signer, .audit = audit, .metrics = metrics,
+//                     .time = time, .waiter = &waiter});
+//   gate.Check(head, client, [&](GateVerdict v) { ... });   // see gate.h
+//   gate.Finish(verdict, outcome);                          // audit line + metrics
+//
+// Responses: 401 carries WWW-Authenticate (RFC 6750: `Bearer realm="gatehouse"`
+// without an error when no credential was offered, with
+// error="invalid_token" when one failed); 403 names only the request id and
+// the reason label (JSON, HTML or text by Accept); 429 carries Retry-After;
+// 503 before any config or when an issuer's first keys did not arrive in
+// time. Every local response carries X-Request-Id; forwarded requests carry
+// it to the upstream (the data path should copy it onto the response).
+//
+// Login (302 to the IdP) needs the sign-in code of a later issue: until then
+// a login_required decision is answered 401 `Bearer realm="gatehouse"` and
+// counted with reason login_required.
+//
+// Threads: Check() may run on every worker thread at once. When a token's
+// issuer has no keys yet, the request is parked in the KeyWaiter and `done`
+// is called later FROM THE WAITER'S THREAD: the data path must post it back
+// to the connection's strand.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "proxy/auth/issuer_config.h"
+#include "proxy/auth/key_provider.h"
+#include "proxy/core/time_source.h"
+#include "proxy/server/assertion_signer.h"
+#include "proxy/server/audit_log.h"
+#include "proxy/server/config_store.h"
+#include "proxy/server/gate.h"
+#include "proxy/server/proxy_metrics.h"
+
+namespace gatehouse::server {
+
+inline constexpr std::string_view kFleetJwksPath = "/.well-known/gatehouse/jwks.json";
+
+// Parks requests whose issuer has no keys yet, without blocking an event loop:
+// one thread polls KeyProvider::Keys() for every parked request and runs its
+// continuation once the keys are there or its deadline (TimeSource monotonic
+// time) has passed.
+class KeyWaiter {
+ public:
+  KeyWaiter(auth::KeyProvider& keys, const TimeSource& time,
+            std::chrono::milliseconds poll_interval = std::chrono::milliseconds(10));
+  ~KeyWaiter();  // runs every parked continuation (they see no keys) and joins
+
+  void Park(const auth::IssuerConfig& config, std::chrono::steady_clock::time_point deadline,
+            std::function<void()> then);
+  size_t parked();
+
+ private:
+  struct Parked {
+    auth::IssuerConfig config;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void()> then;
+  };
+  void Run();
+
+  auth::KeyProvider& keys_;
+  const TimeSource& time_;
+  std::chrono::milliseconds poll_interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<Parked> parked_;
+  std::thread thread_;
+};
+
+struct RequestGateDeps {
+  ConfigStore& store;
+  const AssertionSigner& signer;
+  AuditLog* audit = nullptr;  // null: no audit lines (tests)
+  ProxyMetrics& metrics;
+  const TimeSource& time;
+  KeyWaiter* waiter = nullptr;  // null: 503 at once when keys are missing
+  std::chrono::milliseconds first_keys_timeout = std::chrono::seconds(5);
+};
+
+class RequestGate final : public Gate {
+ public:
+  explicit RequestGate(RequestGateDeps deps) : deps_(deps) {}
+
+  void Check(RequestHead& request, const ClientInfo& client, Done done) override;
+  void Finish(GateVerdict& verdict, const ExchangeOutcome& outcome) override;
+
+ private:
+  struct Context;
+  void Evaluate(RequestHead& request, const ClientInfo& client, Done& done, bool may_wait);
+  void Forward(RequestHead& request, const ClientInfo& client, std::unique_ptr<Context> ctx,
+               std::string_view query, Done& done);
+  bool ParkForKeys(RequestHead& request, const ClientInfo& client, Done& done,
+                   std::string_view token, const Context& ctx);
+  void Answer(RequestHead& request, std::unique_ptr<Context> ctx, Done& done, int status,
+              int64_t retry_after = 0);
+
+  RequestGateDeps deps_;
+};
+
+// --- Pieces of the gate, exposed for tests (request_gate_responses.cc) ---
+
+enum class CredentialKind { kNone, kBearer, kInvalid };
+struct BearerCredential {
+  CredentialKind kind = CredentialKind::kNone;
+  std::string_view token;  // into the request; set for kBearer
+};
+// Exactly one `Authorization: Bearer <token68>` header gives kBearer; none
+// gives kNone; several, another scheme or a malformed token give kInvalid.
+BearerCredential ExtractBearer(const RequestHead& request);
+
+// GET with an Accept header that names text/html.
+bool IsBrowserNavigation(const RequestHead& request);
+
+// A local answer: status, X-Request-Id, Cache-Control: no-store, a body that
+// names only the reason label and the request id, WWW-Authenticate for 401,
+// Retry-After for 429.
+LocalResponse MakeLocalResponse(const RequestHead& request, int status, std::string_view reason,
+                                std::string_view request_id, int64_t retry_after_seconds = 0);
+
+// 128 random bits as 32 lowercase hex characters.
+std::string NewRequestId();
+
+}  // namespace gatehouse::server

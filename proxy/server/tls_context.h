@@ -1,0 +1,102 @@
+// TLS contexts for the listener, the admin port and HTTPS upstreams, and
+// NetStream: one stream type that is either plain TCP or TLS over TCP, so the
+// HTTP code is compiled once for both.
+//
+//   auto server_ctx = MakeServerTlsContext(cert_pem_file, key_pem_file);
+//   if (!server_ctx.ok()) return server_ctx.status();
+//   NetStream client(std::move(tcp), server_ctx->get());   // TLS; handshake next
+//   co_await client.tls()->async_handshake(ssl::stream_base::server, use_awaitable);
+//
+//   auto upstream_ctx = MakeUpstreamTlsContext("");         // system trust store
+//   NetStream upstream(std::move(tcp), upstream_ctx->get());
+//   SetClientTlsPeer(*upstream.tls(), "metabase.example.com"); // SNI + name check
+//
+// Timeouts are set on the TCP layer (tcp()), which bounds TLS operations too.
+// The admin port's client-certificate verification (mTLS) will grow here.
+#pragma once
+
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+// clang-format on
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "proxy/core/status.h"
+
+namespace gatehouse::server {
+
+namespace ssl = boost::asio::ssl;
+
+// Reads a PEM certificate chain and private key. TLS 1.2+ only.
+StatusOr<std::unique_ptr<ssl::context>> MakeServerTlsContext(const std::string& cert_file,
+                                                             const std::string& key_file);
+
+// Verifies upstream certificates against the system store plus `ca_file`
+// (PEM, optional). TLS 1.2+ only.
+StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamTlsContext(const std::string& ca_file);
+
+// Sets SNI (for names, not IP literals) and requires the certificate to match `host`.
+Status SetClientTlsPeer(boost::beast::ssl_stream<boost::beast::tcp_stream>& stream,
+                        const std::string& host);
+
+class NetStream {
+ public:
+  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  using executor_type = boost::beast::tcp_stream::executor_type;
+
+  explicit NetStream(boost::beast::tcp_stream tcp) : plain_(std::move(tcp)) {}
+  NetStream(boost::beast::tcp_stream tcp, ssl::context& context)
+      : tls_(std::in_place, std::move(tcp), context) {}
+
+  executor_type get_executor() { return tcp().get_executor(); }
+  // The TCP layer: timeouts (expires_after), the socket, close().
+  boost::beast::tcp_stream& tcp() { return tls_ ? boost::beast::get_lowest_layer(*tls_) : *plain_; }
+  bool is_tls() const { return tls_.has_value(); }
+  TlsStream* tls() { return tls_ ? &*tls_ : nullptr; }
+
+  // AsyncReadStream / AsyncWriteStream: Beast's HTTP operations run on this.
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const MutableBuffers& b) {
+          if (tls_) {
+            tls_->async_read_some(b, std::move(handler));
+          } else {
+            plain_->async_read_some(b, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const ConstBuffers& b) {
+          if (tls_) {
+            tls_->async_write_some(b, std::move(handler));
+          } else {
+            plain_->async_write_some(b, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+  // Closes the socket at once (no TLS close_notify): pending operations fail.
+  void Close() {
+    boost::system::error_code ignored;
+    tcp().socket().shutdown(boost::asio::socket_base::shutdown_both, ignored);
+    tcp().socket().close(ignored);
+  }
+
+ private:
+  std::optional<boost::beast::tcp_stream> plain_;
+  std::optional<TlsStream> tls_;
+};
+
+}  // namespace gatehouse::server

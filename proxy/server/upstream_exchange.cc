@@ -1,0 +1,437 @@
+#include "proxy/server/upstream_exchange.h"
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <limits>
+
+#include "proxy/server/websocket_tunnel.h"
+
+namespace gatehouse::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+constexpr std::array<http::field, 7> kHopByHopFields = {http::field::connection,
+                                                        http::field::keep_alive,
+                                                        http::field::te,
+                                                        http::field::trailer,
+                                                        http::field::transfer_encoding,
+                                                        http::field::proxy_connection,
+                                                        http::field::proxy_authorization};
+
+constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxFreeChunks = 256;
+constexpr std::size_t kStreamReadBytes = 64 * 1024;
+constexpr std::size_t kIdleUpstreamBufferBytes = 16 * 1024;
+
+// A client may name any header in Connection; it must not be able to drop
+// the ones that frame or route the message.
+bool ProtectedFromConnection(beast::string_view name) {
+  return beast::iequals(name, "host") || beast::iequals(name, "content-length") ||
+         beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection") ||
+         beast::iequals(name, "upgrade");
+}
+
+bool IsIdempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::trace:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsParseError(const error_code& ec) {
+  return ec.category() == beast::http::make_error_code(http::error::bad_chunk).category() ||
+         ec == http::error::buffer_overflow;
+}
+
+}  // namespace
+
+void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade) {
+  // Collect first, erase after: erasing while iterating Connection's values
+  // could invalidate them.
+  std::array<std::string, 16> named;
+  std::size_t named_count = 0;
+  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
+       ++range.first) {
+    for (auto token : http::token_list(range.first->value())) {
+      if (ProtectedFromConnection(token)) continue;
+      if (named_count == named.size()) break;  // more than 16 names: the rest stay (not hop-by-hop)
+      named[named_count++].assign(token.data(), token.size());
+    }
+  }
+  for (std::size_t i = 0; i < named_count; ++i) fields.erase(named[i]);
+  for (http::field field : kHopByHopFields) fields.erase(field);
+  fields.erase(http::field::upgrade);
+  if (keep_websocket_upgrade) {
+    fields.set(http::field::connection, "Upgrade");
+    fields.set(http::field::upgrade, "websocket");
+  }
+}
+
+bool IsWebSocketUpgrade(const http::fields& fields) {
+  bool connection_upgrade = false;
+  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
+       ++range.first) {
+    if (http::token_list(range.first->value()).exists("upgrade")) connection_upgrade = true;
+  }
+  auto upgrade = fields.find(http::field::upgrade);
+  return connection_upgrade && upgrade != fields.end() &&
+         beast::iequals(upgrade->value(), "websocket") && fields.count(http::field::upgrade) == 1;
+}
+
+std::unique_ptr<char[]> BodyChunkPool::Take() {
+  if (free_.empty()) return std::make_unique<char[]>(chunk_bytes_);
+  auto chunk = std::move(free_.back());
+  free_.pop_back();
+  return chunk;
+}
+
+void BodyChunkPool::Give(std::unique_ptr<char[]> chunk) {
+  if (free_.size() < kMaxFreeChunks) free_.push_back(std::move(chunk));
+}
+
+// Shared with the completion handler of the client-socket wait, which may run
+// after the exchange is gone (then `active` is false and nothing is touched).
+struct UpstreamExchange::ClientWatch {
+  bool active = true;
+  bool client_gone = false;
+  NetStream* client = nullptr;
+  UpstreamConnection* upstream = nullptr;
+};
+
+UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& client,
+                                   const UpstreamTarget& target, std::string_view request_target)
+    : resources_(resources), client_(client), target_(target) {
+  head_request_ = client.parser.get().method() == http::verb::head;
+  request_has_body_ = !client.parser.is_done();
+  result_.client_keep_alive = client.keep_alive;
+  PrepareRequestHead(request_target);
+}
+
+UpstreamExchange::~UpstreamExchange() {
+  StopClientWatch();
+  if (chunk_) resources_.chunks.Give(std::move(chunk_));
+}
+
+void UpstreamExchange::PrepareRequestHead(std::string_view request_target) {
+  auto& request = client_.parser.get();
+  request.target({request_target.data(), request_target.size()});
+  request.version(11);
+  request.set(http::field::host, target_.host_header);
+  // The body is re-framed, never passed through byte for byte: whatever
+  // ambiguity the client tried, the upstream sees one clean framing.
+  if (client_.parser.chunked()) request.chunked(true);
+}
+
+bool UpstreamExchange::Retryable() const {
+  // Only a request whose every byte we still have can be sent twice, and only
+  // if sending it twice means nothing more than sending it once.
+  return !request_has_body_ && IsIdempotent(client_.parser.get().method());
+}
+
+asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
+  const auto started = Clock::now();
+  for (int attempt = 0;; ++attempt) {
+    AcquiredUpstream acquired = co_await resources_.pool.Acquire(target_);
+    if (acquired.error) {
+      co_await WriteError(acquired.timed_out ? http::status::gateway_timeout
+                                             : http::status::bad_gateway);
+      co_return result_;
+    }
+    upstream_ = std::move(acquired.connection);
+    const bool may_retry = upstream_->reused && attempt == 0 && Retryable();
+    const SendResult sent = co_await SendRequest();
+    if (sent == SendResult::kUpstreamFailed && may_retry) {
+      CloseUpstream();
+      continue;
+    }
+    if (sent != SendResult::kSent) {
+      CloseUpstream();
+      if (sent == SendResult::kClientFailed) {
+        result_.client_aborted = true;
+        result_.client_keep_alive = false;
+      } else {
+        co_await WriteError(sent == SendResult::kBadBody ? http::status::bad_request
+                                                         : http::status::bad_gateway);
+      }
+      co_return result_;
+    }
+    const error_code ec = co_await ReadResponseHead();
+    if (!ec) break;
+    const bool nothing_received = !response_->got_some();
+    CloseUpstream();
+    if (result_.client_aborted) {
+      result_.client_keep_alive = false;
+      co_return result_;
+    }
+    if (may_retry && nothing_received && ec != beast::error::timeout) continue;
+    co_await WriteError(ec == beast::error::timeout ? http::status::gateway_timeout
+                                                    : http::status::bad_gateway);
+    co_return result_;
+  }
+  PrepareResponseHead();
+  co_await RelayResponse();
+  if (upstream_ && result_.status == 101 && client_.websocket && !result_.client_aborted) {
+    TunnelResult tunnel =
+        co_await RunWebSocketTunnel(client_.stream, client_.buffer, upstream_->stream,
+                                    upstream_->buffer, resources_.options.idle_timeout);
+    result_.response_bytes += tunnel.bytes_to_client;
+    result_.client_keep_alive = false;
+    CloseUpstream();
+  }
+  result_.upstream_time =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+  co_return result_;
+}
+
+asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
+  auto& request = client_.parser.get();
+  http::request_serializer<http::buffer_body> serializer{request};
+  error_code ec;
+  const auto& options = resources_.options;
+  if (client_.expect_continue && request_has_body_) {
+    // Expect was stripped from the upstream request; we ask for the body ourselves.
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    client_.stream.tcp().expires_after(options.idle_timeout);
+    co_await asio::async_write(client_.stream, asio::buffer(kContinue.data(), kContinue.size()),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return SendResult::kClientFailed;
+  }
+  if (request_has_body_ && !chunk_) {
+    chunk_ = resources_.chunks.Take();
+    client_.buffer.reserve(std::min(kStreamReadBytes, client_.buffer.max_size()));
+  }
+  const std::size_t capacity = resources_.chunks.chunk_bytes();
+  do {
+    if (!client_.parser.is_done()) {
+      request.body().data = chunk_.get();
+      request.body().size = capacity;
+      client_.stream.tcp().expires_after(options.idle_timeout);
+      co_await http::async_read_some(client_.stream, client_.buffer, client_.parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return IsParseError(ec) ? SendResult::kBadBody : SendResult::kClientFailed;
+      const std::size_t n = capacity - request.body().size;
+      if (n == 0 && !client_.parser.is_done()) continue;
+      request.body().data = chunk_.get();
+      request.body().size = n;
+      request.body().more = !client_.parser.is_done();
+    } else {
+      request.body().data = nullptr;
+      request.body().size = 0;
+      request.body().more = false;
+    }
+    upstream_->stream.tcp().expires_after(target_.timeout);
+    co_await http::async_write(upstream_->stream, serializer,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return SendResult::kUpstreamFailed;
+  } while (!serializer.is_done());
+  request_sent_ = true;
+  co_return SendResult::kSent;
+}
+
+asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
+  for (;;) {
+    response_.emplace();
+    response_->header_limit(kMaxResponseHeaderBytes);
+    response_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    if (head_request_) response_->skip(true);
+    upstream_->stream.tcp().expires_after(target_.timeout);
+    StartClientWatch();
+    error_code ec;
+    co_await http::async_read_header(upstream_->stream, upstream_->buffer, *response_,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    const bool client_gone = watch_ && watch_->client_gone;
+    StopClientWatch();
+    if (client_gone) {
+      result_.client_aborted = true;
+      co_return asio::error::connection_aborted;
+    }
+    if (ec) co_return ec;
+    const int status = response_->get().result_int();
+    // Interim responses (100, 103) are consumed here; the final one follows.
+    if (status >= 100 && status < 200 && status != 101) continue;
+    // 101 only answers an upgrade we forwarded; anything else is a broken upstream.
+    if (status == 101 && !client_.websocket) co_return http::error::bad_version;
+    co_return error_code{};
+  }
+}
+
+void UpstreamExchange::PrepareResponseHead() {
+  auto& response = response_->get();
+  upstream_keep_alive_ = response_->keep_alive();
+  const bool has_length = response_->content_length().has_value();
+  const int status = response.result_int();
+  const bool switching = status == 101;
+  StripHopByHopHeaders(response, switching);
+  response.version(11);
+  const bool no_body = head_request_ || status == 204 || status == 304 || status < 200;
+  if (!no_body && !has_length) {
+    // Chunked or close-delimited upstream body: chunked to an HTTP/1.1 client
+    // (the connection survives), close-delimited to an HTTP/1.0 one.
+    if (client_.parser.get().version() >= 11) {
+      response.chunked(true);
+    } else {
+      result_.client_keep_alive = false;
+    }
+  }
+  if (resources_.draining) result_.client_keep_alive = false;
+  if (!switching) response.keep_alive(result_.client_keep_alive);
+  CopyRequestId(response);
+  result_.status = status;
+}
+
+void UpstreamExchange::CopyRequestId(http::fields& response) const {
+  // The gate stamped the request with its X-Request-Id; the client gets the
+  // same one (not the upstream's), so a user can quote it against the audit log.
+  const auto& request = client_.parser.get();
+  auto id = request.find("x-request-id");
+  if (id != request.end()) response.set("X-Request-Id", id->value());
+}
+
+asio::awaitable<void> UpstreamExchange::RelayResponse() {
+  auto& response = response_->get();
+  http::response_serializer<http::buffer_body> serializer{response};
+  if (!chunk_) chunk_ = resources_.chunks.Take();
+  const std::size_t capacity = resources_.chunks.chunk_bytes();
+  // Beast reads at most the buffer's free capacity per call: give a streamed
+  // body room for large reads (returned when the connection goes idle).
+  if (!response_->is_done()) upstream_->buffer.reserve(kStreamReadBytes);
+  error_code ec;
+  do {
+    std::size_t n = 0;
+    if (!response_->is_done()) {
+      response.body().data = chunk_.get();
+      response.body().size = capacity;
+      upstream_->stream.tcp().expires_after(target_.timeout);
+      co_await http::async_read_some(upstream_->stream, upstream_->buffer, *response_,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        // The upstream failed mid-body. Before the head went out the client
+        // can still get a clean 502/504; after it, only a close tells it the
+        // body is incomplete (never a silent truncation on a kept-alive connection).
+        const bool timed_out = ec == beast::error::timeout;
+        CloseUpstream();
+        if (!head_written_) {
+          co_await WriteError(timed_out ? http::status::gateway_timeout
+                                        : http::status::bad_gateway);
+        } else {
+          result_.client_keep_alive = false;
+          client_.stream.Close();
+        }
+        co_return;
+      }
+      n = capacity - response.body().size;
+      if (n == 0 && !response_->is_done()) continue;
+      response.body().data = chunk_.get();
+      response.body().size = n;
+      response.body().more = !response_->is_done();
+    } else {
+      response.body().data = nullptr;
+      response.body().size = 0;
+      response.body().more = false;
+    }
+    client_.stream.tcp().expires_after(resources_.options.idle_timeout);
+    co_await http::async_write(client_.stream, serializer,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      // The client went away (or stopped reading): stop the upstream at once.
+      result_.client_aborted = true;
+      result_.client_keep_alive = false;
+      CloseUpstream();
+      co_return;
+    }
+    head_written_ = true;
+    result_.response_bytes += n;
+  } while (!serializer.is_done());
+  if (result_.status == 101) co_return;  // the tunnel takes the connection over
+  if (upstream_keep_alive_ && request_sent_ && response_->is_done()) {
+    if (upstream_->buffer.capacity() > kIdleUpstreamBufferBytes) upstream_->buffer.shrink_to_fit();
+    resources_.pool.Release(std::move(upstream_));
+  } else {
+    CloseUpstream();
+  }
+}
+
+asio::awaitable<void> UpstreamExchange::WriteError(http::status status) {
+  result_.status = static_cast<int>(status);
+  result_.client_keep_alive = false;
+  if (head_written_) {
+    client_.stream.Close();
+    co_return;
+  }
+  http::response<http::string_body> response{status, 11};
+  response.set(http::field::content_type, "text/plain");
+  response.body() = std::string(http::obsolete_reason(status)) + "\n";
+  response.keep_alive(false);
+  CopyRequestId(response);
+  if (head_request_) {
+    response.content_length(response.body().size());
+    response.body().clear();
+  } else {
+    response.prepare_payload();
+  }
+  error_code ec;
+  client_.stream.tcp().expires_after(resources_.options.idle_timeout);
+  co_await http::async_write(client_.stream, response,
+                             asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) result_.client_aborted = true;
+  head_written_ = true;
+}
+
+void UpstreamExchange::StartClientWatch() {
+  watch_ = std::make_shared<ClientWatch>();
+  watch_->client = &client_.stream;
+  watch_->upstream = upstream_.get();
+  client_.stream.tcp().socket().async_wait(
+      asio::ip::tcp::socket::wait_read, [watch = watch_](const error_code& ec) {
+        if (!watch->active || ec == asio::error::operation_aborted) return;
+        watch->active = false;
+        // Readable while we wait for the upstream: either bytes (a pipelined
+        // request: not a disconnect, stop watching) or EOF / an error.
+        error_code available_error;
+        const std::size_t available = watch->client->tcp().socket().available(available_error);
+        if (!ec && !available_error && available > 0) return;
+        watch->client_gone = true;
+        watch->upstream->stream.Close();
+      });
+}
+
+void UpstreamExchange::StopClientWatch() {
+  if (!watch_) return;
+  if (watch_->active) {
+    watch_->active = false;
+    error_code ignored;
+    client_.stream.tcp().socket().cancel(ignored);
+  }
+  watch_.reset();
+}
+
+void UpstreamExchange::CloseUpstream() {
+  if (!upstream_) return;
+  upstream_->stream.Close();
+  upstream_.reset();
+}
+
+}  // namespace gatehouse::server

@@ -1,0 +1,139 @@
+// UpstreamExchange: forwards one allowed request to its upstream and relays
+// the response, streaming bodies both ways through bounded buffers.
+//
+//   UpstreamExchange exchange(resources, client_side, *verdict.upstream,
+//                             verdict.upstream_target);
+//   ExchangeResult result = co_await exchange.Run();
+//   // result.status: what the client got (502/504 written here on upstream failure)
+//   // result.client_keep_alive: false when the client connection must now close
+//
+// What it does, in order: takes a pooled connection for the upstream's
+// pool_key (retrying an idempotent, bodiless request once when a reused
+// connection fails before any response byte), rewrites the request line to
+// the verdict's target, sets Host, re-frames the body (chunked or
+// Content-Length), answers Expect: 100-continue itself, streams the body up,
+// waits for the response head within UpstreamTarget::timeout while watching
+// the client socket (a client that goes away closes the upstream at once:
+// Metabase cancels the query when its socket closes), strips hop-by-hop
+// response headers and streams the response down. A 101 answer to a
+// WebSocket upgrade turns the exchange into a byte tunnel.
+#pragma once
+
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+// clang-format on
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "proxy/server/gate.h"
+#include "proxy/server/net_options.h"
+#include "proxy/server/tls_context.h"
+#include "proxy/server/upstream_pool.h"
+
+namespace gatehouse::server {
+
+using RequestParser = http::request_parser<http::buffer_body>;
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+// RFC 9110 7.6.1: removes Connection and every field it names (except Host
+// and the framing fields, which a client must not be able to drop),
+// Keep-Alive, TE, Trailer, Transfer-Encoding (the relay re-frames),
+// Proxy-Connection, Proxy-Authorization and Upgrade. With
+// `keep_websocket_upgrade` the result carries exactly "Connection: Upgrade"
+// and "Upgrade: websocket".
+void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade);
+
+// Connection: upgrade (among its tokens) and Upgrade: websocket.
+bool IsWebSocketUpgrade(const http::fields& fields);
+
+// Reusable body buffers of one event loop, so streaming allocates nothing per request.
+class BodyChunkPool {
+ public:
+  explicit BodyChunkPool(std::size_t chunk_bytes) : chunk_bytes_(chunk_bytes) {}
+  std::unique_ptr<char[]> Take();
+  void Give(std::unique_ptr<char[]> chunk);
+  std::size_t chunk_bytes() const { return chunk_bytes_; }
+
+ private:
+  std::size_t chunk_bytes_;
+  std::vector<std::unique_ptr<char[]>> free_;
+};
+
+struct ExchangeResources {
+  UpstreamPool& pool;
+  BodyChunkPool& chunks;
+  const NetOptions& options;
+  const bool& draining;  // the loop is draining: answers close their connection
+};
+
+// The client half: its stream, read buffer, the parser holding the request
+// head (already checked and passed by the gate) and facts taken before the
+// hop-by-hop headers were stripped.
+struct ClientSide {
+  NetStream& stream;
+  boost::beast::flat_buffer& buffer;
+  RequestParser& parser;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  bool websocket = false;
+};
+
+struct ExchangeResult {
+  int status = 0;
+  bool client_keep_alive = false;
+  bool client_aborted = false;
+  uint64_t response_bytes = 0;
+  std::chrono::microseconds upstream_time{0};
+};
+
+class UpstreamExchange {
+ public:
+  UpstreamExchange(ExchangeResources& resources, ClientSide& client, const UpstreamTarget& target,
+                   std::string_view request_target);
+  ~UpstreamExchange();
+  UpstreamExchange(const UpstreamExchange&) = delete;
+  UpstreamExchange& operator=(const UpstreamExchange&) = delete;
+
+  boost::asio::awaitable<ExchangeResult> Run();
+
+ private:
+  struct ClientWatch;
+  enum class SendResult { kSent, kUpstreamFailed, kClientFailed, kBadBody };
+
+  void PrepareRequestHead(std::string_view request_target);
+  void CopyRequestId(http::fields& response) const;
+  bool Retryable() const;
+  boost::asio::awaitable<SendResult> SendRequest();
+  boost::asio::awaitable<boost::system::error_code> ReadResponseHead();
+  void PrepareResponseHead();
+  boost::asio::awaitable<void> RelayResponse();
+  boost::asio::awaitable<void> WriteError(http::status status);
+  void StartClientWatch();
+  void StopClientWatch();
+  void CloseUpstream();
+
+  ExchangeResources& resources_;
+  ClientSide& client_;
+  const UpstreamTarget& target_;
+  std::unique_ptr<UpstreamConnection> upstream_;
+  std::optional<ResponseParser> response_;
+  std::unique_ptr<char[]> chunk_;
+  std::shared_ptr<ClientWatch> watch_;
+  ExchangeResult result_;
+  bool head_request_ = false;
+  bool request_has_body_ = false;
+  bool request_sent_ = false;
+  bool upstream_keep_alive_ = false;
+  bool head_written_ = false;
+};
+
+}  // namespace gatehouse::server
