@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <iterator>
 
 namespace gatehouse::server {
 namespace {
@@ -14,10 +15,14 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
-  if (s.size() < lower_prefix.size()) return false;
-  for (size_t i = 0; i < lower_prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != lower_prefix[i]) return false;
+// `name` equals (or, with prefix, starts with) `lower`, ignoring case and
+// reading '_' as '-'.
+bool HeaderNameEquivalent(std::string_view name, std::string_view lower, bool prefix) {
+  if (prefix ? name.size() < lower.size() : name.size() != lower.size()) return false;
+  for (size_t i = 0; i < lower.size(); ++i) {
+    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+    if (c == '_') c = '-';
+    if (c != lower[i]) return false;
   }
   return true;
 }
@@ -30,30 +35,29 @@ IdentityHeaderNames IdentityHeaderNames::From(const policy::IdentityHeadersSpec&
 }
 
 void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) {
-  // Security: Beast's erase(name) matches case-insensitively and removes every
-  // copy, so "x-forwarded-user", "X-FORWARDED-USER" and repeats all go.
   static const policy::IdentityHeadersSpec kDefaults;
-  const std::array<std::string_view, 8> identity_names = {
-      names.user,     names.email,     names.groups,     names.assertion,
-      kDefaults.user, kDefaults.email, kDefaults.groups, kDefaults.assertion};
-  for (std::string_view name : identity_names) {
-    if (!name.empty()) request.erase(AsBeast(name));
-  }
-  request.erase("X-Forwarded-For");
-  request.erase("X-Forwarded-Proto");
-  request.erase("X-Forwarded-Host");
-  request.erase("X-Real-IP");
-  request.erase(http::field::forwarded);
-  request.erase("X-Request-Id");
-  // The caller's credential stays at the gate unless the policy opts in.
-  if (!names.forward_token) request.erase(http::field::authorization);
-  // Any X-Gatehouse-* header is ours alone: a client can never pre-set one.
+  static const IdentityHeaderNames kDefaultNames = IdentityHeaderNames::From(kDefaults);
+  // Every name a client must never set, lowercase. The defaults go too, so a
+  // policy that renames its headers cannot leave the old names spoofable.
+  const std::array<std::string_view, 14> protected_names = {
+      names.user,         names.email,         names.groups,         names.assertion,
+      kDefaultNames.user, kDefaultNames.email, kDefaultNames.groups, kDefaultNames.assertion,
+      "x-forwarded-for",  "x-forwarded-proto", "x-forwarded-host",   "x-real-ip",
+      "forwarded",        "x-request-id"};
+  // Security: one pass over what the client sent, comparing names case-
+  // insensitively and with '_' read as '-': CGI-style upstreams (WSGI, Rack,
+  // PHP) turn both X-Forwarded-User and X_Forwarded_User into
+  // HTTP_X_FORWARDED_USER, so the underscore spelling is the same header to them.
   for (auto it = request.begin(); it != request.end();) {
-    if (StartsWithIgnoreCase(AsStd(it->name_string()), kGatehousePrefix)) {
-      it = request.erase(it);
-    } else {
-      ++it;
+    const std::string_view name = AsStd(it->name_string());
+    bool spoofable = HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true);
+    for (std::string_view p : protected_names) {
+      spoofable = spoofable || (!p.empty() && HeaderNameEquivalent(name, p, /*prefix=*/false));
     }
+    // The caller's credential stays at the gate unless the policy opts in.
+    spoofable =
+        spoofable || (!names.forward_token && HeaderNameEquivalent(name, "authorization", false));
+    it = spoofable ? request.erase(it) : std::next(it);
   }
 }
 

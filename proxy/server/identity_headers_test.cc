@@ -103,6 +103,19 @@ TEST(IdentityHeadersTest, StripsEveryCasingAndRepetition) {
        {"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP", "Forwarded",
         "X-Request-Id", "Authorization"},
        {}},
+      {"underscore spellings that CGI-style upstreams read as the dashed names",
+       Renamed(),
+       {{"X_Forwarded_User", "spoof1"},
+        {"x_auth_email", "spoof2"},
+        {"X-Auth_Groups", "spoof3"},
+        {"X_GATEHOUSE_ASSERTION", "spoof4"},
+        {"x_gatehouse_anything", "spoof5"},
+        {"X_Forwarded_For", "spoof6"},
+        {"X_Request_Id", "spoof7"},
+        {"X_Custom_Header", "kept"}},
+       {"X_Forwarded_User", "x_auth_email", "X-Auth_Groups", "X_GATEHOUSE_ASSERTION",
+        "x_gatehouse_anything", "X_Forwarded_For", "X_Request_Id"},
+       {"X_Custom_Header"}},
   };
   for (const StripCase& c : cases) CheckStrip(c);
 }
