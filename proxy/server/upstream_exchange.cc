@@ -231,7 +231,10 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
       if (ec) co_return IsParseError(ec) ? SendResult::kBadBody : SendResult::kClientFailed;
       const std::size_t n = capacity - request.body().size;
       if (n == 0 && !client_.parser.is_done()) continue;
-      request.body().data = chunk_.get();
+      // Beast writes a non-null buffer of size 0 as an empty chunk ("0\r\n\r\n")
+      // and then the last chunk again: the upstream would read the stray bytes
+      // as the start of the next request on a pooled connection. Null it.
+      request.body().data = n > 0 ? chunk_.get() : nullptr;
       request.body().size = n;
       request.body().more = !client_.parser.is_done();
     } else {
@@ -343,7 +346,7 @@ asio::awaitable<void> UpstreamExchange::RelayResponse() {
       }
       n = capacity - response.body().size;
       if (n == 0 && !response_->is_done()) continue;
-      response.body().data = chunk_.get();
+      response.body().data = n > 0 ? chunk_.get() : nullptr;  // see SendRequest
       response.body().size = n;
       response.body().more = !response_->is_done();
     } else {
