@@ -17,6 +17,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
+import { startLocalIdp } from './local-idp.mjs';
 
 export const repo = path.resolve(import.meta.dirname, '../..');
 export const proxyBin =
@@ -89,52 +90,11 @@ export async function startJoseIdp() {
   };
 }
 
-// The real oidc-provider: client_credentials grant with RS256 JWT access tokens
-// (resource indicators), carrying email and groups via extraTokenClaims.
+// The real oidc-provider (lib/local-idp.mjs): client_credentials grant with
+// RS256 JWT access tokens carrying email and groups.
 export async function startOidcProvider({ groups = ['readers'], email = 'svc@example.com' } = {}) {
-  const { default: Provider } = await import('oidc-provider');
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const key = { ...(await exportJWK(privateKey)), kid: 'oidc-rs256', use: 'sig', alg: 'RS256' };
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${server.address().port}`;
-  const provider = new Provider(issuer, {
-    jwks: { keys: [key] },
-    clients: [{
-      client_id: 'e2e-client', client_secret: 'e2e-secret',
-      grant_types: ['client_credentials'], redirect_uris: [], response_types: [],
-    }],
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => 'urn:gatehouse',
-        getResourceServerInfo: () => ({
-          scope: 'api', audience: 'gatehouse', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } },
-        }),
-      },
-    },
-    extraTokenClaims: () => ({ email, groups }),
-  });
-  server.on('request', provider.callback());
-  return {
-    issuer,
-    async token() {
-      const r = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from('e2e-client:e2e-secret').toString('base64')}`,
-        },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api', resource: 'urn:gatehouse' }),
-      });
-      const body = await r.json();
-      if (!body.access_token) throw new Error(`no token: ${JSON.stringify(body)}`);
-      return body.access_token;
-    },
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
-  };
+  const idp = await startLocalIdp({ clients: { 'e2e-client': { email, groups } } });
+  return { issuer: idp.issuer, token: () => idp.token('e2e-client'), close: idp.close };
 }
 
 // --- policies ----------------------------------------------------------------

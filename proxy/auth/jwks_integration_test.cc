@@ -97,7 +97,7 @@ TEST(JwksIntegrationTest, VerifiesAccessTokenFromRealOidcProvider) {
   ASSERT_EQ(results, std::vector<std::string>{"success"});
   std::shared_ptr<const JsonWebKeySet> keys = cache.Keys(config);
   ASSERT_NE(keys, nullptr);
-  EXPECT_TRUE(keys->HasKeyId("integration-rs256"));
+  EXPECT_TRUE(keys->HasKeyId("local-rs256"));
 
   StatusOr<std::shared_ptr<const Identity>> id = VerifyJwt(token, config, *keys, time.NowSeconds());
   ASSERT_TRUE(id.ok()) << id.status().message();
