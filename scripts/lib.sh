@@ -18,10 +18,11 @@ apt_retry() {
 
 JOBS=${JOBS:-$(nproc)}
 
+# build_release [TARGET...]: everything, or just the named targets.
 build_release() {
-  log "building (Release) in build/"
+  log "building (Release) in build/ ${*:-(all targets)}"
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build -j "$JOBS"
+  cmake --build build -j "$JOBS" ${1:+--target "$@"}
 }
 
 # ASan + UBSan with clang; the same objects carry libFuzzer coverage for the fuzz targets.

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-scripts/setup.sh
+SETUP_SKIP_BUILD=1 scripts/setup.sh
+build_release gatehouse-proxy   # only what runs here; scripts/test.sh builds the rest
 bin=build/proxy/cli/gatehouse-proxy
 run_dir=$(mktemp -d)
 pids=()
