@@ -2,11 +2,10 @@
 
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "proxy/auth/cpprest_fetcher.h"
 #include "proxy/auth/jwks_cache.h"
@@ -153,8 +152,10 @@ StatusOr<Credential> ResolveCredential(const ExplainOptions& o, const policy::Co
     const auth::IssuerConfig config = p ? PickIssuer(*p, iss) : auth::IssuerConfig{};
     StatusOr<std::shared_ptr<const auth::Identity>> id =
         auth::IdentityFromClaims(std::move(*claims), config);
-    if (!id.ok()) c.rejected = id.status().message();
-    else c.identity = std::move(*id);
+    if (!id.ok())
+      c.rejected = id.status().message();
+    else
+      c.identity = std::move(*id);
     return c;
   }
   if (!o.token || p == nullptr) return c;
@@ -174,8 +175,10 @@ StatusOr<Credential> ResolveCredential(const ExplainOptions& o, const policy::Co
   if (!keys.ok()) return keys.status();
   StatusOr<std::shared_ptr<const auth::Identity>> id =
       auth::VerifyJwt(*o.token, *it, **keys, time.NowSeconds());
-  if (!id.ok()) c.rejected = id.status().message();
-  else c.identity = std::move(*id);
+  if (!id.ok())
+    c.rejected = id.status().message();
+  else
+    c.identity = std::move(*id);
   return c;
 }
 
@@ -187,9 +190,12 @@ nlohmann::json DescribeIdentity(const auth::Identity* id) {
 void Print(const ExplainOptions& o, const policy::Decision& d, const std::string& path,
            const Credential& c, std::ostream& out) {
   nlohmann::json j = {
-      {"decision", d.DecisionLabel()},       {"status", d.http_status},
-      {"policy", d.PolicyKey()},             {"rule", d.rule},
-      {"reason", d.ReasonLabel()},           {"path", path},
+      {"decision", d.DecisionLabel()},
+      {"status", d.http_status},
+      {"policy", d.PolicyKey()},
+      {"rule", d.rule},
+      {"reason", d.ReasonLabel()},
+      {"path", path},
       {"identity", DescribeIdentity(c.identity.get())},
   };
   if (d.reason == policy::DecisionReason::kAuditWouldDeny) {
@@ -202,8 +208,8 @@ void Print(const ExplainOptions& o, const policy::Decision& d, const std::string
   }
   for (const char* key : {"decision", "status", "reason", "policy", "rule", "path"}) {
     std::string value = j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-    out << key << std::string(10 - std::string_view(key).size(), ' ') << (value.empty() ? "-" : value)
-        << "\n";
+    out << key << std::string(10 - std::string_view(key).size(), ' ')
+        << (value.empty() ? "-" : value) << "\n";
   }
   if (j.contains("wouldDeny")) out << "would deny: " << j["wouldDeny"].get<std::string>() << "\n";
   if (c.identity) out << "identity  " << j["identity"].dump() << "\n";

@@ -43,7 +43,8 @@ StatusOr<std::vector<policy::SourceFile>> ReadPolicySources(const std::vector<st
     if (fs::is_directory(path, ec)) {
       std::vector<fs::path> names;
       for (const auto& entry : fs::directory_iterator(path, ec)) {
-        if (IsPolicyFileName(entry.path()) && entry.is_regular_file(ec)) names.push_back(entry.path());
+        if (IsPolicyFileName(entry.path()) && entry.is_regular_file(ec))
+          names.push_back(entry.path());
       }
       if (ec) return InvalidArgumentError(arg + ": " + ec.message());
       std::sort(names.begin(), names.end());

@@ -39,9 +39,11 @@ class SystemTimeSource final : public TimeSource {
 // For tests: starts at a fixed epoch second; both clocks move only on Advance().
 class FakeTimeSource final : public TimeSource {
  public:
-  explicit FakeTimeSource(int64_t epoch_seconds = 1700000000) : offset_ns_(0), epoch_(epoch_seconds) {}
+  explicit FakeTimeSource(int64_t epoch_seconds = 1700000000)
+      : offset_ns_(0), epoch_(epoch_seconds) {}
   Clock::time_point Now() const override {
-    return Clock::time_point(std::chrono::seconds(epoch_)) + std::chrono::nanoseconds(offset_ns_.load());
+    return Clock::time_point(std::chrono::seconds(epoch_)) +
+           std::chrono::nanoseconds(offset_ns_.load());
   }
   std::chrono::steady_clock::time_point MonotonicNow() const override {
     return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(offset_ns_.load()));

@@ -60,7 +60,7 @@ struct FromSpec {
   std::vector<std::string> email_domains;
   std::vector<std::string> subjects;
   std::map<std::string, std::vector<std::string>> claims;  // claim -> any of these values
-  std::vector<std::string> ip_blocks;                       // CIDR, v4 or v6
+  std::vector<std::string> ip_blocks;                      // CIDR, v4 or v6
   friend bool operator==(const FromSpec&, const FromSpec&) = default;
 };
 
@@ -114,8 +114,8 @@ struct AccessPolicySpec {
 
 // Where a document came from, for error messages: "policies/a.yaml: document 2".
 struct SourceLocation {
-  std::string file;    // empty for documents that came from a fleet config or the API
-  int document = 0;    // 1-based index within the file
+  std::string file;  // empty for documents that came from a fleet config or the API
+  int document = 0;  // 1-based index within the file
   friend bool operator==(const SourceLocation&, const SourceLocation&) = default;
 };
 

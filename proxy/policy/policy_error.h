@@ -1,7 +1,8 @@
 // PolicyError: one thing wrong with one policy document, named precisely
 // enough that a user can fix it without reading our code:
 //
-//   policies/metabase.yaml: document 2 (analytics/metabase): spec.rules[2].paths[0]: '**' must be the last segment
+//   policies/metabase.yaml: document 2 (analytics/metabase): spec.rules[2].paths[0]: '**' must be
+//   the last segment
 //
 // The parser and the compiler both report these; `validate` prints one a line,
 // the operator turns the first into the policy's Accepted=False message.
@@ -23,7 +24,9 @@ struct PolicyError {
   PolicyErrorReason reason = PolicyErrorReason::kInvalid;
 
   // "Invalid" or "Conflict": the reason of the policy's Accepted=False condition.
-  const char* ReasonName() const { return reason == PolicyErrorReason::kConflict ? "Conflict" : "Invalid"; }
+  const char* ReasonName() const {
+    return reason == PolicyErrorReason::kConflict ? "Conflict" : "Invalid";
+  }
 
   // "field: message" (the Accepted condition's message).
   std::string FieldMessage() const { return field.empty() ? message : field + ": " + message; }

@@ -23,16 +23,15 @@
 //   upstream, timeouts, WebSocket upgrades, 502/504 on upstream failure.
 #pragma once
 
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "proxy/policy/ip_block.h"
 
@@ -51,13 +50,13 @@ struct ClientInfo {
 
 // Where a policy's traffic goes. Built once per config snapshot, shared by requests.
 struct UpstreamTarget {
-  std::string scheme;     // "http" or "https"
-  std::string host;       // name or address to connect to
+  std::string scheme;  // "http" or "https"
+  std::string host;    // name or address to connect to
   uint16_t port = 0;
-  std::string base_path;  // prepended to the request path; "" for none
-  std::string host_header;  // Host sent upstream ("metabase.analytics.svc:3000")
+  std::string base_path;              // prepended to the request path; "" for none
+  std::string host_header;            // Host sent upstream ("metabase.analytics.svc:3000")
   std::chrono::seconds timeout{600};  // response headers and each idle gap of the body
-  std::string pool_key;   // "scheme://host:port": connections with the same key are reused
+  std::string pool_key;  // "scheme://host:port": connections with the same key are reused
 };
 
 // Opaque per-request state the gate needs again in Finish() (audit, metrics).
