@@ -1,7 +1,9 @@
 // The HTTP surface of the gate: credential extraction and local answers.
 #include <openssl/rand.h>
 
+#include <array>
 #include <cctype>
+#include <string_view>
 #include <cstdio>
 #include <random>
 
@@ -22,10 +24,19 @@ bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool IsToken68Char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-         c == '~' || c == '+' || c == '/';
-}
+// RFC 7235 token68 characters (the '=' padding is handled by the caller), as a
+// table: this runs over every byte of every bearer token, and libc's
+// locale-aware isalnum showed up at 3% of a benchmark profile.
+constexpr std::array<bool, 256> kToken68Chars = [] {
+  std::array<bool, 256> table{};
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (unsigned char c : std::string_view("-._~+/")) table[c] = true;
+  return table;
+}();
+
+bool IsToken68Char(char c) { return kToken68Chars[static_cast<unsigned char>(c)]; }
 
 bool ContainsIgnoreCase(std::string_view haystack, std::string_view lower_needle) {
   if (haystack.size() < lower_needle.size()) return false;
