@@ -122,8 +122,11 @@ ${rules}`;
 
 // --- the proxy -----------------------------------------------------------------
 
-export async function startProxy({ policies, args = [] }) {
-  const child = spawn(proxyBin, ['serve', '--policies', policies, '--listen', '127.0.0.1:0',
+// Local mode (`policies`: a folder) or cluster mode (`bootstrap`: a fleet config
+// file, which may not exist yet: the proxy then waits for a push).
+export async function startProxy({ policies, bootstrap, args = [] }) {
+  const source = bootstrap ? ['--bootstrap', bootstrap] : ['--policies', policies];
+  const child = spawn(proxyBin, ['serve', ...source, '--listen', '127.0.0.1:0',
     '--admin', '127.0.0.1:0', '--threads', '1', '--drain-seconds', '10', ...args],
   { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
