@@ -5,7 +5,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <ctime>
+#include <mutex>
 
 namespace gatehouse::server {
 namespace {
@@ -126,15 +128,35 @@ std::unique_ptr<AuditLog> AuditLog::Stdout(size_t queue_size) {
       "gatehouse.audit", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::info);
-  logger->flush_on(spdlog::level::info);
-  return std::make_unique<AuditLog>(std::move(logger), std::move(pool));
+  // No flush per line: a write(2) per request cost ~14% of a core in the proxy
+  // benchmark. Lines are flushed in batches by stdio's buffer and at least
+  // every kAuditFlushInterval by a flusher thread, so an idle proxy's last lines
+  // still appear promptly.
+  logger->flush_on(spdlog::level::off);
+  auto log = std::make_unique<AuditLog>(std::move(logger), std::move(pool));
+  log->flusher_ = std::jthread([raw = log.get()](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mu);
+    while (!stop.stop_requested()) {
+      wake.wait_for(lock, stop, kAuditFlushInterval, [] { return false; });  // a stop wakes it
+      raw->Flush();
+    }
+  });
+  return log;
 }
 
 AuditLog::AuditLog(std::shared_ptr<spdlog::logger> logger,
                    std::shared_ptr<spdlog::details::thread_pool> pool)
     : pool_(std::move(pool)), logger_(std::move(logger)) {}
 
-AuditLog::~AuditLog() { Flush(); }
+AuditLog::~AuditLog() {
+  if (flusher_.joinable()) {
+    flusher_.request_stop();
+    flusher_.join();
+  }
+  Flush();
+}
 
 void AuditLog::Write(const AuditRecord& record) {
   try {

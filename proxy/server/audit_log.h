@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace spdlog {
 class logger;
@@ -74,6 +75,8 @@ std::string FormatAuditLine(const AuditRecord& record);
 // "2024-05-01T12:00:00.123Z"
 std::string FormatRfc3339Millis(std::chrono::system_clock::time_point ts);
 
+inline constexpr std::chrono::milliseconds kAuditFlushInterval{200};
+
 class AuditLog {
  public:
   // Asynchronous logger writing to stdout with a bounded queue.
@@ -91,6 +94,7 @@ class AuditLog {
  private:
   std::shared_ptr<spdlog::details::thread_pool> pool_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::jthread flusher_;  // Stdout(): flushes every kFlushInterval
 };
 
 }  // namespace gatehouse::server
