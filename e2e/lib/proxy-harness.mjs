@@ -53,7 +53,8 @@ export async function startEcho() {
 // --- identity providers -----------------------------------------------------
 
 // A minimal OIDC issuer: discovery + JWKS of one RS256 key; mints tokens with jose.
-export async function startJoseIdp() {
+// jwksDelayMs: how long the JWKS endpoint takes to answer (a slow IdP).
+export async function startJoseIdp({ jwksDelayMs = 0 } = {}) {
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'e2e-rs256', alg: 'RS256', use: 'sig' };
   let fetches = 0;
@@ -63,8 +64,10 @@ export async function startJoseIdp() {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
     } else if (req.url === '/jwks') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ keys: [jwk] }));
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ keys: [jwk] }));
+      }, jwksDelayMs);
     } else {
       res.writeHead(404).end();
     }
