@@ -64,10 +64,12 @@ export async function startJoseIdp({ jwksDelayMs = 0 } = {}) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
     } else if (req.url === '/jwks') {
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        if (res.destroyed) return;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ keys: [jwk] }));
       }, jwksDelayMs);
+      timer.unref();  // a slow answer never keeps the test process alive
     } else {
       res.writeHead(404).end();
     }
