@@ -474,46 +474,60 @@ TEST(RequestGateTest, WithoutWaiterMissingKeysAnswer503) {
   EXPECT_EQ(r.verdict.local_response->result_int(), 503u);
 }
 
-TEST(RequestGateTest, FirstKeysAreAwaitedOffTheCallingThread) {
-  GateHarness h(/*load_config=*/false, /*with_waiter=*/true);
-  ASSERT_TRUE(h.store().ApplyPolicies(testing::ParseOrDie(testing::StandardPolicies())).ok());
-  RequestHead head = GateHarness::Head("GET", "app.example.com", "/api/x");
-  head.set(http::field::authorization, "Bearer " + h.Token({"readers"}));
-  std::atomic<bool> called{false};
+// A gate with a KeyWaiter and no keys yet: a bearer request is parked. Check()
+// returns at once; `release` then makes the keys appear or time run out, and
+// the verdict arrives later from the waiter's thread.
+struct ParkedCheck {
+  bool answered_at_once = false;
+  bool answered = false;
   GateResult result;
+};
+
+template <typename Release>
+ParkedCheck CheckWhileKeysMissing(GateHarness& h, RequestHead& head, Release release) {
+  ParkedCheck out;
+  std::atomic<bool> called{false};
   h.gate().Check(head, GateHarness::Client(), [&](GateVerdict v) {
-    result.verdict = std::move(v);
+    out.result.verdict = std::move(v);
     called = true;
   });
-  EXPECT_FALSE(called.load());  // parked, the event loop is free
-  h.keys().Publish(auth::JwksOf({h.idp().PublicJwk()}));
+  out.answered_at_once = called.load();
+  release();
   for (int i = 0; i < 500 && !called.load(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ASSERT_TRUE(called.load());
-  EXPECT_FALSE(result.verdict.local_response);
+  out.answered = called.load();
+  return out;
+}
+
+RequestHead ReadersRequest(GateHarness& h) {
+  EXPECT_TRUE(h.store().ApplyPolicies(testing::ParseOrDie(testing::StandardPolicies())).ok());
+  RequestHead head = GateHarness::Head("GET", "app.example.com", "/api/x");
+  head.set(http::field::authorization, "Bearer " + h.Token({"readers"}));
+  return head;
+}
+
+TEST(RequestGateTest, FirstKeysAreAwaitedOffTheCallingThread) {
+  GateHarness h(/*load_config=*/false, /*with_waiter=*/true);
+  RequestHead head = ReadersRequest(h);
+  ParkedCheck c = CheckWhileKeysMissing(
+      h, head, [&] { h.keys().Publish(auth::JwksOf({h.idp().PublicJwk()})); });
+  EXPECT_FALSE(c.answered_at_once);  // parked, the event loop is free
+  ASSERT_TRUE(c.answered);
+  EXPECT_FALSE(c.result.verdict.local_response);
   EXPECT_EQ(AsStd(head["X-Forwarded-User"]), "alice");
 }
 
 TEST(RequestGateTest, FirstKeysWaitIsBounded) {
   GateHarness h(/*load_config=*/false, /*with_waiter=*/true);
-  ASSERT_TRUE(h.store().ApplyPolicies(testing::ParseOrDie(testing::StandardPolicies())).ok());
-  RequestHead head = GateHarness::Head("GET", "app.example.com", "/api/x");
-  head.set(http::field::authorization, "Bearer " + h.Token({"readers"}));
-  std::atomic<bool> called{false};
-  GateResult result;
-  h.gate().Check(head, GateHarness::Client(), [&](GateVerdict v) {
-    result.verdict = std::move(v);
-    called = true;
+  RequestHead head = ReadersRequest(h);
+  ParkedCheck c = CheckWhileKeysMissing(h, head, [&] {
+    h.time().Advance(std::chrono::seconds(6));  // past the 5 s bound (fake clock)
   });
-  EXPECT_FALSE(called.load());
-  h.time().Advance(std::chrono::seconds(6));  // past the 5 s bound (fake clock)
-  for (int i = 0; i < 500 && !called.load(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(called.load());
-  ASSERT_TRUE(result.verdict.local_response);
-  EXPECT_EQ(result.verdict.local_response->result_int(), 503u);
+  EXPECT_FALSE(c.answered_at_once);
+  ASSERT_TRUE(c.answered);
+  ASSERT_TRUE(c.result.verdict.local_response);
+  EXPECT_EQ(c.result.verdict.local_response->result_int(), 503u);
 }
 
 TEST(RequestGateTest, ExtractBearer) {
