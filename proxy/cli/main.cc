@@ -7,6 +7,7 @@
 #include "proxy/cli/explain_command.h"
 #include "proxy/cli/serve_command.h"
 #include "proxy/cli/validate_command.h"
+#include "proxy/core/command_line.h"
 
 namespace {
 
@@ -21,7 +22,8 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> args =
+      gatehouse::SplitFlagAssignments(std::vector<std::string>(argv + 1, argv + argc));
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
