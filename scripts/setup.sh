@@ -16,9 +16,11 @@ LIB_PKGS=(libssl-dev libcpprest-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog
 TOOL_PKGS=(openssl curl chromium)  # chromium: the browser sign-in e2e tests (playwright-core drives it)
 # Packaging and dashboard tests: unzip extracts helm/kubectl, prometheus scrapes the fleet.
 PACKAGING_PKGS=(unzip prometheus)
+# Benchmarks and the CI guard (bench/guard.sh, ctest bench_guard): peers, load, instruction counts.
+BENCH_PKGS=(nginx haproxy wrk valgrind)
 
 need=()
-for p in "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TOOL_PKGS[@]}" "${PACKAGING_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TOOL_PKGS[@]}" "${PACKAGING_PKGS[@]}" "${BENCH_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 command -v node >/dev/null || need+=(nodejs npm)
