@@ -62,7 +62,10 @@ export async function startJoseIdp({ jwksDelayMs = 0 } = {}) {
     fetches += 1;
     if (req.url === '/.well-known/openid-configuration') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+      res.end(JSON.stringify({
+        issuer, jwks_uri: `${issuer}/jwks`,
+        authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`,
+      }));
     } else if (req.url === '/jwks') {
       const timer = setTimeout(() => {
         if (res.destroyed) return;

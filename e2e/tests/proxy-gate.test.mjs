@@ -73,7 +73,8 @@ test('every row of the decision table', async () => {
     ['no credentials, API client', 'app.test', '/api/x', [], 401, 'no_credentials'],
     ['bad token', 'app.test', '/api/x', [bearer('x.y.z')], 401, 'invalid_token'],
     ['token for another audience', 'app.test', '/api/x', [bearer(await idp.token({ groups: ['readers'] }, { audience: 'other' }))], 401, 'invalid_token'],
-    ['browser, login configured', 'login.test', '/', [['Accept', 'text/html']], 401, 'login_required'],
+    ['browser, login configured', 'login.test', '/', [['Accept', 'text/html']], 302, 'login_required'],
+    ['API client, login configured', 'login.test', '/', [], 401, 'no_credentials'],
     ['no rule allows', 'app.test', '/api/x', [bearer(stranger)], 403, 'no_matching_rule'],
     ['deny rule matches', 'app.test', '/export/csv', [bearer(contractor)], 403, 'denied_by_rule'],
     ['allowed', 'app.test', '/api/x?q=1', [bearer(reader)], 200, 'allowed'],
@@ -95,6 +96,12 @@ test('every row of the decision table', async () => {
       else assert.doesNotMatch(challenge, /error=/, name);
     }
     if (status >= 400 && status !== 400) assert.match(r.body, new RegExp(reason), name);
+    if (status === 302) {
+      const to = new URL(r.headers.location?.[0] ?? '');
+      assert.equal(to.pathname, '/authorize', `${name}: redirected to the IdP`);
+      assert.equal(to.searchParams.get('code_challenge_method'), 'S256', name);
+      assert.equal(to.searchParams.get('redirect_uri'), 'http://login.test/.gatehouse/callback', name);
+    }
     const line = await eventually(() => {
       const found = proxy.audit().find((l) => l.request_id === requestId);
       assert.ok(found, `${name}: audit line`);

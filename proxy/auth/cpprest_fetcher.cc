@@ -3,6 +3,8 @@
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <vector>
@@ -29,8 +31,11 @@ StatusOr<std::string> ReadBounded(web::http::http_response& response, size_t max
     total += n;
     if (total > max_bytes) return ResourceExhaustedError("response body too large");
   }
+  // The buffer's collection may be larger than what was written (it grows in
+  // blocks): only the first `total` bytes are the body.
   const std::vector<uint8_t>& bytes = buffer.collection();
-  return std::string(bytes.begin(), bytes.end());
+  const size_t n = std::min(total, bytes.size());
+  return std::string(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 }  // namespace
@@ -39,6 +44,22 @@ CpprestFetcher::CpprestFetcher(std::chrono::milliseconds timeout, size_t max_bod
     : timeout_(timeout), max_body_bytes_(max_body_bytes) {}
 
 StatusOr<HttpResponse> CpprestFetcher::Get(const std::string& url) {
+  return Send(/*post=*/false, url, "", {});
+}
+
+StatusOr<HttpResponse> CpprestFetcher::GetWithHeaders(const std::string& url,
+                                                      const HttpHeaders& headers) {
+  return Send(/*post=*/false, url, "", headers);
+}
+
+StatusOr<HttpResponse> CpprestFetcher::Post(const std::string& url, const std::string& form_body,
+                                            const HttpHeaders& headers) {
+  return Send(/*post=*/true, url, form_body, headers);
+}
+
+StatusOr<HttpResponse> CpprestFetcher::Send(bool post, const std::string& url,
+                                            const std::string& body_text,
+                                            const HttpHeaders& headers) {
   try {
     web::http::client::http_client_config config;
     config.set_timeout(timeout_);
@@ -46,8 +67,10 @@ StatusOr<HttpResponse> CpprestFetcher::Get(const std::string& url) {
     config.set_max_redirects(0);
     config.set_https_to_http_redirects(false);
     web::http::client::http_client client(web::uri(url), config);
-    web::http::http_request request(web::http::methods::GET);
+    web::http::http_request request(post ? web::http::methods::POST : web::http::methods::GET);
     request.headers().add(web::http::header_names::accept, "application/json");
+    for (const auto& [name, value] : headers) request.headers().add(name, value);
+    if (post) request.set_body(body_text, "application/x-www-form-urlencoded");
     web::http::http_response response = client.request(request).get();
     StatusOr<std::string> body = ReadBounded(response, max_body_bytes_);
     if (!body.ok())

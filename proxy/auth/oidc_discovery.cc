@@ -65,7 +65,9 @@ Status CheckFetchUrl(std::string_view url, std::string_view issuer) {
   return InvalidArgumentError("fetch URL must be https (http only for a loopback issuer)");
 }
 
-StatusOr<std::string> JwksUriFromDiscovery(std::string_view body, std::string_view issuer) {
+namespace {
+
+StatusOr<nlohmann::json> ParseDiscovery(std::string_view body, std::string_view issuer) {
   StatusOr<nlohmann::json> doc = ParseStrictJson(body, 1 << 20);
   if (!doc.ok()) return InvalidArgumentError("discovery: " + doc.status().message());
   if (!doc->is_object()) return InvalidArgumentError("discovery: not a JSON object");
@@ -75,6 +77,58 @@ StatusOr<std::string> JwksUriFromDiscovery(std::string_view body, std::string_vi
   if (iss == doc->end() || !iss->is_string() || iss->get_ref<const std::string&>() != issuer) {
     return InvalidArgumentError("discovery: issuer does not match the configured issuer");
   }
+  return doc;
+}
+
+// `name` as a checked fetch URL; "" when absent and !required.
+StatusOr<std::string> EndpointOf(const nlohmann::json& doc, const char* name,
+                                 std::string_view issuer, bool required) {
+  auto it = doc.find(name);
+  if (it == doc.end() || it->is_null()) {
+    if (required) return InvalidArgumentError(std::string("discovery: no ") + name);
+    return std::string();
+  }
+  if (!it->is_string())
+    return InvalidArgumentError(std::string("discovery: ") + name + " malformed");
+  std::string url = it->get<std::string>();
+  if (Status s = CheckFetchUrl(url, issuer); !s.ok()) {
+    return InvalidArgumentError(std::string("discovery: ") + name + ": " + s.message());
+  }
+  return url;
+}
+
+}  // namespace
+
+StatusOr<ProviderMetadata> ProviderMetadataFromDiscovery(std::string_view body,
+                                                         std::string_view issuer) {
+  try {
+    StatusOr<nlohmann::json> doc = ParseDiscovery(body, issuer);
+    if (!doc.ok()) return doc.status();
+    ProviderMetadata m;
+    m.issuer = std::string(issuer);
+    struct Field {
+      const char* name;
+      std::string* out;
+      bool required;
+    };
+    for (const Field& f :
+         {Field{"authorization_endpoint", &m.authorization_endpoint, true},
+          Field{"token_endpoint", &m.token_endpoint, true}, Field{"jwks_uri", &m.jwks_uri, true},
+          Field{"userinfo_endpoint", &m.userinfo_endpoint, false},
+          Field{"end_session_endpoint", &m.end_session_endpoint, false}}) {
+      StatusOr<std::string> url = EndpointOf(*doc, f.name, issuer, f.required);
+      if (!url.ok()) return url.status();
+      *f.out = std::move(*url);
+    }
+    return m;
+  } catch (const std::exception&) {
+    return InvalidArgumentError("discovery: unreadable");
+  }
+}
+
+StatusOr<std::string> JwksUriFromDiscovery(std::string_view body, std::string_view issuer) {
+  StatusOr<nlohmann::json> doc = ParseDiscovery(body, issuer);
+  if (!doc.ok()) return doc.status();
   auto jwks = doc->find("jwks_uri");
   if (jwks == doc->end() || !jwks->is_string()) {
     return InvalidArgumentError("discovery: no jwks_uri");

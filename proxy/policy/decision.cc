@@ -26,6 +26,14 @@ std::string_view ReasonLabel(DecisionReason reason) {
       return "rate_limited";
     case DecisionReason::kBadRequest:
       return "bad_request";
+    case DecisionReason::kLoginCallback:
+      return "login_callback";
+    case DecisionReason::kLoginFailed:
+      return "login_failed";
+    case DecisionReason::kLogout:
+      return "logout";
+    case DecisionReason::kMetabaseSso:
+      return "metabase_sso";
   }
   return "unknown";
 }
@@ -49,6 +57,12 @@ int HttpStatusFor(DecisionReason reason) {
       return 429;
     case DecisionReason::kBadRequest:
       return 400;
+    case DecisionReason::kLoginCallback:
+    case DecisionReason::kLogout:
+    case DecisionReason::kMetabaseSso:
+      return 302;
+    case DecisionReason::kLoginFailed:
+      return 400;  // 502 when the IdP or its token failed (set by the login flow)
   }
   return 500;
 }
@@ -59,7 +73,10 @@ std::string_view Decision::PolicyKey() const {
 
 Decision MakeDecision(DecisionReason reason, const CompiledPolicy* policy, std::string_view rule) {
   Decision decision;
-  decision.allow = reason == DecisionReason::kAllowed || reason == DecisionReason::kAuditWouldDeny;
+  decision.allow = reason == DecisionReason::kAllowed ||
+                   reason == DecisionReason::kAuditWouldDeny ||
+                   reason == DecisionReason::kLoginCallback || reason == DecisionReason::kLogout ||
+                   reason == DecisionReason::kMetabaseSso;
   decision.reason = reason;
   decision.http_status = HttpStatusFor(reason);
   decision.policy = policy;

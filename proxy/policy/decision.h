@@ -10,6 +10,7 @@
 // one allocates nothing.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -29,7 +30,14 @@ enum class DecisionReason : uint8_t {
   kDeniedByRule,    // 403: a Deny rule matched
   kRateLimited,     // 429: decided by the server's rate limiter
   kBadRequest,      // 400: the path could not be normalized safely
+  // Browser sign-in (proxy/server/login_flow.h):
+  kLoginCallback,  // 302: sign-in completed at /.gatehouse/callback (allow)
+  kLoginFailed,    // 400 / 502: the callback failed (bad state, IdP or ID token error)
+  kLogout,         // 302: /.gatehouse/logout cleared the session (allow)
+  kMetabaseSso,    // 302: Gatehouse minted a Metabase SSO token (allow)
 };
+inline constexpr size_t kDecisionReasonCount =
+    static_cast<size_t>(DecisionReason::kMetabaseSso) + 1;
 
 // "allowed", "audit_would_deny", "no_route", ... exactly as in PRODUCT.md.
 std::string_view ReasonLabel(DecisionReason reason);

@@ -1,5 +1,7 @@
 #include "proxy/server/fleet_snapshot.h"
 
+#include <algorithm>
+
 #include "proxy/policy/policy_validator_syntax.h"
 
 namespace gatehouse::server {
@@ -30,6 +32,21 @@ std::shared_ptr<RateLimiter> LimiterFor(const policy::CompiledPolicy& p, const S
   return std::make_shared<RateLimiter>(*spec, deps.rate_limit_max_keys);
 }
 
+// spec.authentication.login -> PolicyLogin; null when absent or its issuer is unlisted.
+std::unique_ptr<const PolicyLogin> LoginFor(const policy::CompiledPolicy& p) {
+  const auto& auth = p.source.spec.authentication;
+  if (!auth.login) return nullptr;
+  auto it =
+      std::find_if(auth.issuers.begin(), auth.issuers.end(),
+                   [&](const auth::IssuerConfig& c) { return c.issuer == auth.login->issuer; });
+  if (it == auth.issuers.end()) return nullptr;
+  auto login = std::make_unique<PolicyLogin>();
+  login->client = auth::LoginClient{auth.login->issuer, auth.login->client_id,
+                                    auth.login->client_secret, auth.login->scopes};
+  login->issuer = *it;
+  return login;
+}
+
 StatusOr<std::unique_ptr<PolicyRuntime>> BuildRuntime(const policy::CompiledPolicy& p,
                                                       const SnapshotDeps& deps,
                                                       const FleetSnapshot* previous) {
@@ -46,6 +63,8 @@ StatusOr<std::unique_ptr<PolicyRuntime>> BuildRuntime(const policy::CompiledPoli
   }
   runtime->headers = IdentityHeaderNames::From(p.source.spec.identity_headers);
   runtime->rate_limiter = LimiterFor(p, deps, previous);
+  runtime->login = LoginFor(p);
+  if (p.source.spec.metabase) runtime->metabase_secret = p.source.spec.metabase->shared_secret;
   if (deps.metrics != nullptr) {
     std::vector<std::string> rule_names;
     for (const policy::CompiledRule& r : p.rules) rule_names.push_back(r.name);

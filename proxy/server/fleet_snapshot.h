@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "proxy/auth/key_provider.h"
+#include "proxy/auth/oidc_login.h"
 #include "proxy/auth/token_authenticator.h"
 #include "proxy/core/status.h"
 #include "proxy/policy/policy_compiler.h"
@@ -33,6 +34,14 @@ namespace gatehouse::server {
 
 inline constexpr size_t kDefaultRateLimitKeys = 100000;  // per policy
 
+// Browser sign-in settings of one policy (spec.authentication.login), with
+// the client secret resolved and the IssuerConfig of the login issuer (the
+// validator guarantees it is one of spec.authentication.issuers).
+struct PolicyLogin {
+  auth::LoginClient client;
+  auth::IssuerConfig issuer;
+};
+
 struct PolicyRuntime {
   const policy::CompiledPolicy* policy = nullptr;
   std::unique_ptr<auth::TokenAuthenticator> authenticator;  // null: no issuers configured
@@ -40,6 +49,8 @@ struct PolicyRuntime {
   IdentityHeaderNames headers;
   std::shared_ptr<RateLimiter> rate_limiter;  // null: no rateLimit
   std::unique_ptr<PolicyMetrics> metrics;     // null when built without metrics
+  std::unique_ptr<const PolicyLogin> login;   // null: no browser sign-in (issue 5)
+  std::string metabase_secret;                // spec.metabase shared secret; "" when none
 };
 
 struct FleetSnapshot {

@@ -9,6 +9,8 @@ add_library(gatehouse_gate STATIC
   ${CMAKE_CURRENT_LIST_DIR}/fleet_snapshot.cc
   ${CMAKE_CURRENT_LIST_DIR}/identity_headers.cc
   ${CMAKE_CURRENT_LIST_DIR}/jwks_refresher.cc
+  ${CMAKE_CURRENT_LIST_DIR}/login_flow.cc
+  ${CMAKE_CURRENT_LIST_DIR}/login_flow_http.cc
   ${CMAKE_CURRENT_LIST_DIR}/policy_watcher.cc
   ${CMAKE_CURRENT_LIST_DIR}/proxy_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/rate_limiter.cc
@@ -34,6 +36,8 @@ gatehouse_test(proxy_metrics_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/proxy_metric
 gatehouse_test(config_store_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/config_store_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(request_gate_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_test.cc
+  LIBS ${GATEHOUSE_GATE_TEST_LIBS})
+gatehouse_test(request_gate_login_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_login_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(admin_endpoints_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/admin_endpoints_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})

@@ -1,8 +1,11 @@
 #include "proxy/server/identity_headers.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <iterator>
+#include <string>
+#include <vector>
 
 namespace gatehouse::server {
 namespace {
@@ -59,6 +62,41 @@ void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) 
         spoofable || (!names.forward_token && HeaderNameEquivalent(name, "authorization", false));
     it = spoofable ? request.erase(it) : std::next(it);
   }
+  StripGatehouseCookies(request);
+}
+
+void StripGatehouseCookies(RequestHead& request) {
+  static constexpr std::array<std::string_view, 4> kOwnCookies = {
+      "gatehouse_session", "__Host-gatehouse_session", "gatehouse_login", "__Host-gatehouse_login"};
+  // Security: the session cookie is a bearer credential for the gate only;
+  // the upstream (and anyone reading its logs) must never see it.
+  std::vector<std::string> kept_headers;
+  bool changed = false;
+  for (const auto& field : request) {
+    if (field.name() != http::field::cookie) continue;
+    std::string_view rest = AsStd(field.value());
+    std::string kept;
+    while (!rest.empty()) {
+      const size_t semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t')) pair.remove_prefix(1);
+      while (!pair.empty() && (pair.back() == ' ' || pair.back() == '\t')) pair.remove_suffix(1);
+      if (pair.empty()) continue;
+      std::string_view name = pair.substr(0, pair.find('='));
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      if (std::find(kOwnCookies.begin(), kOwnCookies.end(), name) != kOwnCookies.end()) {
+        changed = true;
+        continue;
+      }
+      if (!kept.empty()) kept += "; ";
+      kept += pair;
+    }
+    if (!kept.empty()) kept_headers.push_back(std::move(kept));
+  }
+  if (!changed) return;
+  request.erase(http::field::cookie);
+  for (const std::string& value : kept_headers) request.insert(http::field::cookie, value);
 }
 
 void SetForwardingHeaders(RequestHead& request, const ClientInfo& client,

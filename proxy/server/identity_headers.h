@@ -52,6 +52,10 @@ struct IdentityHeaderNames {
 // Removes every client-sent header listed above from `request`.
 void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names);
 
+// Removes gatehouse_session / gatehouse_login (and __Host- forms) from the
+// Cookie headers (called by StripClientHeaders).
+void StripGatehouseCookies(RequestHead& request);
+
 // Sets X-Forwarded-For/-Proto/-Host and X-Request-Id (after stripping).
 void SetForwardingHeaders(RequestHead& request, const ClientInfo& client,
                           std::string_view request_id);

@@ -183,5 +183,37 @@ TEST(IdentityHeadersTest, UnsafeValuesAreDroppedNeverInjected) {
   }
 }
 
+TEST(StripGatehouseCookies, SessionAndLoginCookiesNeverReachTheUpstream) {
+  struct Row {
+    std::string scenario;
+    std::vector<std::string> cookie_headers;
+    std::vector<std::string> expected;  // Cookie headers left, in order
+  };
+  const std::vector<Row> rows = {
+      {"only others", {"a=1; b=2"}, {"a=1; b=2"}},
+      {"session in the middle", {"a=1; gatehouse_session=SECRET; b=2"}, {"a=1; b=2"}},
+      {"every own cookie",
+       {"gatehouse_session=S; __Host-gatehouse_session=S; gatehouse_login=L; "
+        "__Host-gatehouse_login=L"},
+       {}},
+      {"two Cookie headers", {"gatehouse_session=S", "x=1;gatehouse_login=L"}, {"x=1"}},
+      {"spaces around the name", {"a=1;  gatehouse_session =S ;b=2"}, {"a=1; b=2"}},
+      {"similar names stay",
+       {"gatehouse_session2=x; my_gatehouse_session=y"},
+       {"gatehouse_session2=x; my_gatehouse_session=y"}},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.scenario);
+    RequestHead head;
+    for (const std::string& c : r.cookie_headers) head.insert(http::field::cookie, c);
+    StripClientHeaders(head, IdentityHeaderNames::From({}));
+    std::vector<std::string> left;
+    for (const auto& f : head) {
+      if (f.name() == http::field::cookie) left.emplace_back(f.value());
+    }
+    EXPECT_EQ(left, r.expected);
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse::server

@@ -57,7 +57,7 @@ class PolicyMetrics {
   prometheus::Counter& rate_limited() { return *rate_limited_; }
 
  private:
-  static constexpr size_t kReasons = static_cast<size_t>(policy::DecisionReason::kBadRequest) + 1;
+  static constexpr size_t kReasons = policy::kDecisionReasonCount;
   size_t RuleSlot(std::string_view rule) const;
 
   ProxyMetrics& metrics_;

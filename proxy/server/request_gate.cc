@@ -117,7 +117,7 @@ void RequestGate::Answer(RequestHead& request, std::unique_ptr<Context> ctx, Don
 }
 
 void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done& done,
-                           bool may_wait) {
+                           bool may_wait, SessionUse session_use) {
   auto ctx = std::make_unique<Context>();
   ctx->request_id = NewRequestId();
   ctx->method = std::string(AsStd(request.method_string()));
@@ -157,6 +157,8 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
     verdict.context = std::move(ctx);
     return done(std::move(verdict));
   }
+  // Login hook: /.gatehouse/callback and /.gatehouse/logout on any fronted host.
+  if (HandleLoginEndpoint(request, client, ctx, path->query, done)) return;
   const policy::CompiledPolicy* routed =
       policy::Route(*ctx->snapshot->policies, ctx->host, path->path);
   ctx->runtime = ctx->snapshot->RuntimeFor(routed);
@@ -192,6 +194,23 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
     }
   }
 
+  // Login hook: without a bearer credential, a valid session cookie of this
+  // host and this policy's login issuer is the credential. A cookie that does
+  // not open (tampered, foreign host, expired, unknown key) is no credential
+  // at all, so a browser is sent to sign in again and an API client gets 401.
+  if (credential.kind == CredentialKind::kNone && deps_.login != nullptr &&
+      ctx->runtime->login != nullptr && session_use != SessionUse::kIgnore) {
+    if (std::optional<auth::Session> session =
+            deps_.login->SessionFor(request, client, *ctx->runtime->login)) {
+      if (session_use == SessionUse::kUse && !request.count(http::field::upgrade) &&
+          deps_.login->RefreshDue(*session)) {
+        return RefreshThenEvaluate(request, client, done, *ctx, std::move(*session),
+                                   path->Target());
+      }
+      ctx->identity = auth::SessionIdentity(*session);
+    }
+  }
+
   policy::RequestFacts facts{.method = ctx->method,
                              .host = ctx->host,
                              .path = path->path,
@@ -203,7 +222,17 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
   ctx->counted = true;
   ctx->reason = ctx->decision.ReasonLabel();
   if (!ctx->decision.allow) {
-    // login_required would be a 302 to the IdP; without the sign-in code it is a 401.
+    if (ctx->decision.reason == policy::DecisionReason::kLoginRequired && deps_.login != nullptr &&
+        ctx->runtime->login != nullptr) {
+      // Login hook: a browser without a session goes to the IdP (302).
+      const PolicyRuntime& runtime = *ctx->runtime;
+      std::shared_ptr<const FleetSnapshot> snapshot = ctx->snapshot;
+      std::string request_id = ctx->request_id;
+      return deps_.login->StartLogin(request, client, std::move(snapshot), runtime, path->Target(),
+                                     std::move(request_id),
+                                     LoginContinuation(std::move(ctx), done));
+    }
+    // Without the login flow a login_required decision is a 401.
     const int status = ctx->decision.reason == policy::DecisionReason::kLoginRequired
                            ? 401
                            : ctx->decision.http_status;
@@ -228,7 +257,100 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
       return Answer(request, std::move(ctx), done, 429, rate.retry_after_seconds);
     }
   }
+  if (deps_.login != nullptr && ctx->identity != nullptr) {
+    // Login hook: Metabase JWT SSO, only after the request was authorized.
+    if (std::optional<LocalResponse> sso = deps_.login->MetabaseSso(
+            request, *ctx->runtime, *ctx->identity, path->path, path->query, ctx->request_id)) {
+      ctx->decision =
+          policy::MakeDecision(policy::DecisionReason::kMetabaseSso, routed, ctx->decision.rule);
+      ctx->reason = ctx->decision.ReasonLabel();
+      GateVerdict verdict;
+      verdict.local_response = std::move(*sso);
+      verdict.context = std::move(ctx);
+      return done(std::move(verdict));
+    }
+  }
   Forward(request, client, std::move(ctx), path->query, done);
+}
+
+// ---------------------------------------------------------------------------
+// Browser sign-in hooks (login_flow.h)
+
+LoginDone RequestGate::LoginContinuation(std::unique_ptr<Context> ctx, Done& done) {
+  // std::function needs a copyable callable: the context travels in a shared_ptr.
+  std::shared_ptr<Context> shared(ctx.release());
+  return [shared, done = std::move(done)](LoginOutcome outcome) {
+    auto owned = std::make_unique<Context>(std::move(*shared));
+    if (outcome.runtime != nullptr) owned->runtime = outcome.runtime;
+    const policy::CompiledPolicy* policy =
+        owned->runtime != nullptr ? owned->runtime->policy : nullptr;
+    owned->counted = outcome.counted;
+    owned->decision = policy::MakeDecision(outcome.reason, policy, "");
+    owned->decision.http_status = static_cast<int>(outcome.response.result_int());
+    owned->reason = outcome.counted ? owned->decision.ReasonLabel() : outcome.uncounted_reason;
+    if (outcome.identity != nullptr) owned->identity = std::move(outcome.identity);
+    GateVerdict verdict;
+    verdict.local_response = std::move(outcome.response);
+    verdict.context = std::move(owned);
+    done(std::move(verdict));
+  };
+}
+
+bool RequestGate::HandleLoginEndpoint(RequestHead& request, const ClientInfo& client,
+                                      std::unique_ptr<Context>& ctx, std::string_view query,
+                                      Done& done) {
+  if (deps_.login == nullptr) return false;
+  const bool get = request.method() == http::verb::get;
+  const bool callback = get && ctx->path == kCallbackPath;
+  const bool logout = (get || request.method() == http::verb::post) && ctx->path == kLogoutPath;
+  if (!callback && !logout) return false;
+  std::shared_ptr<const FleetSnapshot> snapshot = ctx->snapshot;
+  std::string request_id = ctx->request_id;
+  LoginDone next = LoginContinuation(std::move(ctx), done);
+  if (callback) {
+    deps_.login->Callback(request, client, std::move(snapshot), std::string(query),
+                          std::move(request_id), std::move(next));
+  } else {
+    deps_.login->Logout(request, client, std::move(snapshot), std::string(query),
+                        std::move(request_id), std::move(next));
+  }
+  return true;
+}
+
+void RequestGate::RefreshThenEvaluate(RequestHead& request, const ClientInfo& client, Done& done,
+                                      const Context& ctx, auth::Session session,
+                                      std::string target) {
+  // The refresh runs on a login worker; this request waits for it (bounded by
+  // the fetcher's timeout), then is answered or evaluated again from there.
+  auto parked = std::make_shared<Done>(std::move(done));
+  auto ctx_copy = std::make_shared<Context>();
+  ctx_copy->snapshot = ctx.snapshot;
+  ctx_copy->runtime = ctx.runtime;
+  ctx_copy->request_id = ctx.request_id;
+  ctx_copy->method = ctx.method;
+  ctx_copy->host = ctx.host;
+  ctx_copy->path = ctx.path;
+  ctx_copy->client_ip = ctx.client_ip;
+  ctx_copy->identity = auth::SessionIdentity(session);
+  deps_.login->Refresh(
+      request, client, ctx.snapshot, *ctx.runtime, std::move(session), std::move(target),
+      ctx.request_id, [this, &request, client, parked, ctx_copy](RefreshOutcome outcome) {
+        if (outcome.result == RefreshResult::kRefreshed) {
+          // Allowed to continue with the new cookie: the browser repeats the
+          // request (307 keeps method and body) and is decided then.
+          auto owned = std::make_unique<Context>(std::move(*ctx_copy));
+          owned->decision =
+              policy::MakeDecision(policy::DecisionReason::kAllowed, owned->runtime->policy, "");
+          owned->reason = "session_refreshed";  // audit only; the repeat is counted
+          GateVerdict verdict;
+          verdict.local_response = std::move(*outcome.response);
+          verdict.context = std::move(owned);
+          return (*parked)(std::move(verdict));
+        }
+        const SessionUse next = outcome.result == RefreshResult::kEnded ? SessionUse::kIgnore
+                                                                        : SessionUse::kUseNoRefresh;
+        Evaluate(request, client, *parked, /*may_wait=*/false, next);
+      });
 }
 
 void RequestGate::Forward(RequestHead& request, const ClientInfo& client,

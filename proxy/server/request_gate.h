@@ -20,9 +20,15 @@
 // time. Every local response carries X-Request-Id; forwarded requests carry
 // it to the upstream (the data path should copy it onto the response).
 //
-// Login (302 to the IdP) needs the sign-in code of a later issue: until then
-// a login_required decision is answered 401 `Bearer realm="gatehouse"` and
-// counted with reason login_required.
+// Browser sign-in (with deps.login, see login_flow.h): /.gatehouse/callback
+// and /.gatehouse/logout are answered by the login flow on every host; a
+// valid session cookie authenticates requests to a policy with login (a
+// bearer token, when present, takes precedence); login_required is a 302 to
+// the IdP; GET /auth/sso without `jwt` on a Metabase policy is answered with
+// a minted token after the request was authorized like any other. A login
+// whose IdP discovery is not known within the wait is answered 503
+// (audit reason idp_unavailable). Without
+// deps.login a login_required decision is answered 401 `Bearer realm="gatehouse"`.
 //
 // Threads: Check() may run on every worker thread at once. When a token's
 // issuer has no keys yet, the request is parked in the KeyWaiter and `done`
@@ -47,6 +53,7 @@
 #include "proxy/server/audit_log.h"
 #include "proxy/server/config_store.h"
 #include "proxy/server/gate.h"
+#include "proxy/server/login_flow.h"
 #include "proxy/server/proxy_metrics.h"
 
 namespace gatehouse::server {
@@ -93,6 +100,7 @@ struct RequestGateDeps {
   const TimeSource& time;
   KeyWaiter* waiter = nullptr;  // null: 503 at once when keys are missing
   std::chrono::milliseconds first_keys_timeout = std::chrono::seconds(5);
+  LoginFlow* login = nullptr;  // null: no browser sign-in (login_required -> 401)
 };
 
 class RequestGate final : public Gate {
@@ -104,13 +112,22 @@ class RequestGate final : public Gate {
 
  private:
   struct Context;
-  void Evaluate(RequestHead& request, const ClientInfo& client, Done& done, bool may_wait);
+  // How a session cookie may be used on this pass (a refresh re-runs Evaluate).
+  enum class SessionUse { kUse, kUseNoRefresh, kIgnore };
+  void Evaluate(RequestHead& request, const ClientInfo& client, Done& done, bool may_wait,
+                SessionUse session_use = SessionUse::kUse);
   void Forward(RequestHead& request, const ClientInfo& client, std::unique_ptr<Context> ctx,
                std::string_view query, Done& done);
   bool ParkForKeys(RequestHead& request, const ClientInfo& client, Done& done,
                    std::string_view token, const Context& ctx);
   void Answer(RequestHead& request, std::unique_ptr<Context> ctx, Done& done, int status,
               int64_t retry_after = 0);
+  // --- browser sign-in hooks (login_flow.h) ---
+  LoginDone LoginContinuation(std::unique_ptr<Context> ctx, Done& done);
+  bool HandleLoginEndpoint(RequestHead& request, const ClientInfo& client,
+                           std::unique_ptr<Context>& ctx, std::string_view query, Done& done);
+  void RefreshThenEvaluate(RequestHead& request, const ClientInfo& client, Done& done,
+                           const Context& ctx, auth::Session session, std::string target);
 
   RequestGateDeps deps_;
 };

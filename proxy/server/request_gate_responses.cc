@@ -53,6 +53,10 @@ bool ContainsIgnoreCase(std::string_view haystack, std::string_view lower_needle
 
 std::string_view StatusText(int status) {
   switch (status) {
+    case 302:
+      return "Found";
+    case 307:
+      return "Temporary Redirect";
     case 400:
       return "Bad Request";
     case 401:
@@ -63,6 +67,8 @@ std::string_view StatusText(int status) {
       return "Not Found";
     case 429:
       return "Too Many Requests";
+    case 502:
+      return "Bad Gateway";
     case 503:
       return "Service Unavailable";
     default:
