@@ -5,8 +5,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <mutex>
 
 namespace gatehouse::server {
@@ -43,9 +47,20 @@ size_t Utf8Length(std::string_view s, size_t i) {
   return n;
 }
 
+bool IsPlainJsonByte(char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 void AppendString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (size_t i = 0; i < s.size();) {
+    // Runs of printable ASCII (nearly every byte of a real line) are copied at once.
+    size_t run = i;
+    while (run < s.size() && IsPlainJsonByte(s[run])) ++run;
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
       out.push_back('\\');
@@ -75,27 +90,68 @@ void AppendKey(std::string& out, std::string_view key, bool first = false) {
   out += "\":";
 }
 
+void AppendRfc3339Millis(std::string& out, std::chrono::system_clock::time_point ts) {
+  const int64_t total_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ts.time_since_epoch()).count();
+  // Floor division: a time before 1970 still gets milliseconds in [0, 999].
+  const int64_t seconds = total_ms / 1000 - (total_ms % 1000 < 0 ? 1 : 0);
+  const int millis = static_cast<int>(total_ms - seconds * 1000);
+  // Formatting the date costs a gmtime and a printf: done once per second per
+  // thread, the milliseconds are appended by hand.
+  thread_local bool cache_valid = false;
+  thread_local int64_t cached_seconds = 0;
+  thread_local char cached[80];
+  thread_local std::size_t cached_length = 0;
+  if (!cache_valid || seconds != cached_seconds) {
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    const int n =
+        std::snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_length =
+        static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof(cached)) - 1));
+    cached_seconds = seconds;
+    cache_valid = true;
+  }
+  out.append(cached, cached_length);
+  const char frac[] = {'.', static_cast<char>('0' + millis / 100),
+                       static_cast<char>('0' + millis / 10 % 10),
+                       static_cast<char>('0' + millis % 10), 'Z'};
+  out.append(frac, sizeof(frac));
+}
+
+void AppendInt(std::string& out, int64_t value) {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), value);
+  out.append(digits, ec == std::errc() ? end : digits);
+}
+
+std::atomic<uint64_t> next_log_id{1};
+constexpr int kShutdownWaitMs = 5000;
+
 }  // namespace
 
 std::string FormatRfc3339Millis(std::chrono::system_clock::time_point ts) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ts.time_since_epoch());
-  const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
-  int millis = static_cast<int>(ms.count() % 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[96];  // room for any int the format could print
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buffer;
+  std::string out;
+  AppendRfc3339Millis(out, ts);
+  return out;
 }
 
 std::string FormatAuditLine(const AuditRecord& r) {
-  namespace f = audit_fields;
   std::string out;
   out.reserve(384);
+  AppendAuditLine(out, r);
+  return out;
+}
+
+void AppendAuditLine(std::string& out, const AuditRecord& r) {
+  namespace f = audit_fields;
   out.push_back('{');
   AppendKey(out, f::kTs, true);
-  AppendString(out, FormatRfc3339Millis(r.ts));
+  out.push_back('"');
+  AppendRfc3339Millis(out, r.ts);
+  out.push_back('"');
   const std::pair<std::string_view, std::string_view> head[] = {
       {f::kRequestId, r.request_id}, {f::kPolicy, r.policy}, {f::kRule, r.rule},
       {f::kDecision, r.decision},    {f::kReason, r.reason}, {f::kSub, r.sub},
@@ -108,71 +164,157 @@ std::string FormatAuditLine(const AuditRecord& r) {
   // Never the query: it may carry secrets (?token=..., signed URLs).
   AppendString(out, r.path.substr(0, r.path.find('?')));
   AppendKey(out, f::kStatus);
-  out += std::to_string(r.status);
+  AppendInt(out, r.status);
   AppendKey(out, f::kClientIp);
   AppendString(out, r.client_ip);
   AppendKey(out, f::kTokenId);
   AppendString(out, r.token_id);
   AppendKey(out, f::kGateUs);
-  out += std::to_string(r.gate_us);
+  AppendInt(out, r.gate_us);
   AppendKey(out, f::kUpstreamMs);
-  out += std::to_string(r.upstream_ms);
+  AppendInt(out, r.upstream_ms);
   out.push_back('}');
-  return out;
 }
 
-std::unique_ptr<AuditLog> AuditLog::Stdout(size_t queue_size) {
-  auto pool = std::make_shared<spdlog::details::thread_pool>(queue_size, 1);
+std::unique_ptr<AuditLog> AuditLog::Stdout(AuditBatchLimits limits) {
+  // The queue holds batches, not lines; one slot more than the hand-over
+  // limit, so spdlog's own overflow policy never has to act.
+  auto pool = std::make_shared<spdlog::details::thread_pool>(limits.max_queued_batches + 1, 1);
   auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   auto logger = std::make_shared<spdlog::async_logger>(
       "gatehouse.audit", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_pattern("%v");
-  logger->set_level(spdlog::level::info);
-  // No flush per line: a write(2) per request cost ~14% of a core in the proxy
-  // benchmark. Lines are flushed in batches by stdio's buffer and at least
-  // every kAuditFlushInterval by a flusher thread, so an idle proxy's last lines
-  // still appear promptly.
+  // No flush per message: stdio's buffer and the flusher below batch the
+  // write(2)s, so an idle proxy's last lines still appear within flush_interval.
   logger->flush_on(spdlog::level::off);
-  auto log = std::make_unique<AuditLog>(std::move(logger), std::move(pool));
+  auto log = std::make_unique<AuditLog>(std::move(logger), std::move(pool), limits);
   log->flusher_ = std::jthread([raw = log.get()](std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any wake;
     std::unique_lock lock(mu);
     while (!stop.stop_requested()) {
-      wake.wait_for(lock, stop, kAuditFlushInterval, [] { return false; });  // a stop wakes it
-      raw->Flush();
+      wake.wait_for(lock, stop, raw->limits_.flush_interval, [] { return false; });
+      raw->HandOverAll(/*wait_for_room=*/false);
+      // Flushed only when something was written since: an idle proxy's
+      // logger worker stays asleep.
+      if (raw->unflushed_.exchange(false, std::memory_order_relaxed)) raw->FlushLogger();
     }
   });
   return log;
 }
 
 AuditLog::AuditLog(std::shared_ptr<spdlog::logger> logger,
-                   std::shared_ptr<spdlog::details::thread_pool> pool)
-    : pool_(std::move(pool)), logger_(std::move(logger)) {}
+                   std::shared_ptr<spdlog::details::thread_pool> pool, AuditBatchLimits limits)
+    : id_(next_log_id.fetch_add(1, std::memory_order_relaxed)),
+      limits_(limits),
+      pool_(std::move(pool)),
+      logger_(std::move(logger)) {
+  logger_->set_pattern("%v");  // the message is the line(s); spdlog adds the last newline
+  logger_->set_level(spdlog::level::info);
+}
 
 AuditLog::~AuditLog() {
   if (flusher_.joinable()) {
     flusher_.request_stop();
     flusher_.join();
   }
-  Flush();
+  // Every pending line goes out: the queue is drained when the pool (ours
+  // alone once the logger is gone) joins its worker.
+  HandOverAll(/*wait_for_room=*/true);
+  FlushLogger();
+  logger_.reset();
+  pool_.reset();
+}
+
+AuditLog::ThreadBuffer& AuditLog::BufferOfThisThread() {
+  // A thread's buffer is found without a lock after its first line; the log's
+  // id (never reused) keeps a cache entry from outliving its log.
+  thread_local uint64_t cached_id = 0;
+  thread_local ThreadBuffer* cached = nullptr;
+  if (cached_id == id_) return *cached;
+  const std::thread::id me = std::this_thread::get_id();
+  std::lock_guard lock(buffers_mu_);
+  auto it = std::find_if(buffers_.begin(), buffers_.end(),
+                         [&](const auto& entry) { return entry.first == me; });
+  if (it == buffers_.end()) {
+    buffers_.emplace_back(me, std::make_unique<ThreadBuffer>());
+    it = std::prev(buffers_.end());
+  }
+  cached_id = id_;
+  cached = it->second.get();
+  return *cached;
+}
+
+bool AuditLog::QueueFull() const {
+  return pool_ && pool_->queue_size() >= limits_.max_queued_batches;
 }
 
 void AuditLog::Write(const AuditRecord& record) {
+  ThreadBuffer& buffer = BufferOfThisThread();
+  std::string batch;
+  {
+    std::lock_guard lock(buffer.mu);
+    std::string& lines = buffer.lines;
+    if (lines.capacity() == 0) lines.reserve(limits_.batch_bytes + 1024);
+    const std::size_t before = lines.size();
+    AppendAuditLine(lines, record);
+    lines.push_back('\n');
+    if (lines.size() > limits_.max_thread_bytes) {
+      // The logger cannot keep up (stdout blocked): discard and count rather
+      // than grow without bound or block the event loop.
+      lines.resize(before);
+      discarded_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (lines.size() < limits_.batch_bytes || QueueFull()) return;
+    batch.swap(lines);
+  }
+  HandOver(batch);
+}
+
+void AuditLog::HandOver(std::string& lines) {
+  if (lines.empty()) return;
+  lines.pop_back();  // spdlog ends the message with the newline
   try {
-    logger_->info(FormatAuditLine(record));
+    logger_->info(std::string_view(lines));
   } catch (...) {
     // spdlog reports its own errors; an audit failure never fails a request.
   }
+  unflushed_.store(true, std::memory_order_relaxed);
 }
 
-void AuditLog::Flush() {
+void AuditLog::HandOverAll(bool wait_for_room) {
+  std::lock_guard lock(buffers_mu_);
+  for (auto& [thread, buffer] : buffers_) {
+    // At shutdown the worker is given time to make room (bounded); otherwise
+    // a full queue leaves the lines in the thread's buffer for the next round.
+    for (int waited_ms = 0; wait_for_room && QueueFull() && waited_ms < kShutdownWaitMs;
+         ++waited_ms) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::string batch;
+    {
+      std::lock_guard buffer_lock(buffer->mu);
+      if (buffer->lines.empty() || QueueFull()) continue;
+      batch.swap(buffer->lines);
+    }
+    HandOver(batch);
+  }
+}
+
+void AuditLog::FlushLogger() {
   try {
     logger_->flush();
   } catch (...) {
   }
 }
 
-uint64_t AuditLog::dropped() const { return pool_ ? pool_->overrun_counter() : 0; }
+void AuditLog::Flush() {
+  HandOverAll(/*wait_for_room=*/true);
+  FlushLogger();
+}
+
+uint64_t AuditLog::dropped() const {
+  return discarded_.load(std::memory_order_relaxed) + (pool_ ? pool_->overrun_counter() : 0);
+}
 
 }  // namespace gatehouse::server

@@ -25,7 +25,9 @@ endif()
 
 gatehouse_test(request_framing_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_framing_test.cc
   LIBS gatehouse_net)
-gatehouse_test(proxy_server_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/proxy_server_test.cc
-  LIBS gatehouse_net)
+foreach(concept forwarding framing failure)
+  gatehouse_test(proxy_server_${concept}_test
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/proxy_server_${concept}_test.cc LIBS gatehouse_net)
+endforeach()
 gatehouse_test(admin_server_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/admin_server_test.cc
   LIBS gatehouse_net)
