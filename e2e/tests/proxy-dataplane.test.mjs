@@ -69,7 +69,7 @@ before(async () => {
     'down.yaml': policy('down', downUrl, everyone),
     'silent.yaml': policy('silent', echoTool.url, everyone, 2),
   });
-  proxy = await startProxy({ policies: dir.dir });
+  proxy = await startProxy({ policies: dir.dir, args: ['--header-timeout', '3'] });
   reader = await idp.token({ sub: 'alice', groups: ['readers'] });
   stranger = await idp.token({ sub: 'sam', groups: ['others'] });
 });
@@ -209,8 +209,8 @@ test('chunked bodies cross byte-exact both ways on kept-alive connections', asyn
 
 test('a slowloris client is cut off by the header timeout while others are served',
   { timeout: 30000 }, async () => {
-    // One byte per second: each read makes progress, so only a deadline on the
-    // whole head (10 s by default, no flag to shorten it) can end this.
+    // One byte every 250 ms: each read makes progress, so only a deadline on the
+    // whole head (--header-timeout 3 here; 10 s by default) can end this.
     const head = 'GET /public/x HTTP/1.1\r\nHost: data.test\r\nX-Slow: ' + 'a'.repeat(100);
     const socket = net.connect(proxy.port, '127.0.0.1');
     await new Promise((resolve) => socket.on('connect', resolve));
@@ -222,19 +222,19 @@ test('a slowloris client is cut off by the header timeout while others are serve
     let at = 0;
     const trickle = setInterval(() => {
       if (at < head.length && !socket.destroyed) socket.write(head[at++]);
-    }, 1000);
+    }, 250);
     try {
       // Served meanwhile, several times, each fast.
       for (let i = 0; i < 3; i += 1) {
-        await new Promise((r) => setTimeout(r, 2000));
+        await new Promise((r) => setTimeout(r, 600));
         const t0 = Date.now();
         const r = await rawRequest(proxy.port, { host: 'data.test', path: '/public/normal' });
         assert.equal(r.status, 200, r.body);
         assert.ok(Date.now() - t0 < 2000, `normal request took ${Date.now() - t0} ms`);
       }
-      const elapsed = await Promise.race([closed, new Promise((r) => setTimeout(() => r(null), 14000))]);
-      assert.ok(elapsed !== null, 'the slowloris connection was not closed within 14 s');
-      assert.ok(elapsed >= 9000 && elapsed <= 12500, `closed after ${elapsed} ms, expected ~10 s`);
+      const elapsed = await Promise.race([closed, new Promise((r) => setTimeout(() => r(null), 8000))]);
+      assert.ok(elapsed !== null, 'the slowloris connection was not closed within 8 s');
+      assert.ok(elapsed >= 2700 && elapsed <= 4500, `closed after ${elapsed} ms, expected ~3 s`);
       assert.ok(at < head.length, 'the head was never completed');
       // Either nothing or a 408; never a forwarded answer.
       assert.ok(received === '' || /^HTTP\/1\.1 408 /.test(received), `got: ${received.slice(0, 80)}`);
