@@ -1,12 +1,16 @@
 #include "proxy/server/audit_log.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/async.h>
+#include <spdlog/async_logger.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace gatehouse::server {
@@ -92,6 +96,120 @@ TEST(AuditLogTest, Rfc3339WithMilliseconds) {
             "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatRfc3339Millis(system_clock::time_point(milliseconds(951782400005LL))),
             "2000-02-29T00:00:00.005Z");
+  // The date part is cached per second: a later millisecond of the same
+  // second and the next second must both come out right.
+  EXPECT_EQ(FormatRfc3339Millis(system_clock::time_point(milliseconds(951782400999LL))),
+            "2000-02-29T00:00:00.999Z");
+  EXPECT_EQ(FormatRfc3339Millis(system_clock::time_point(milliseconds(951782401000LL))),
+            "2000-02-29T00:00:01.000Z");
+  EXPECT_EQ(FormatRfc3339Millis(system_clock::time_point(milliseconds(-1))),
+            "1969-12-31T23:59:59.999Z");
+}
+
+// Every line of `text` as JSON; fails the test on a line that is not one object.
+std::vector<nlohmann::json> ParseLines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_FALSE(line.empty()) << "empty line in the audit output";
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(j.is_object()) << line;
+    lines.push_back(std::move(j));
+  }
+  return lines;
+}
+
+std::shared_ptr<spdlog::logger> StreamLogger(std::ostringstream& out) {
+  return std::make_shared<spdlog::logger>("audit-test",
+                                          std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+}
+
+AuditRecord Numbered(int n, std::string& id) {
+  AuditRecord r = Sample();
+  id = "req-" + std::to_string(n);
+  r.request_id = id;
+  return r;
+}
+
+TEST(AuditLogTest, BatchesReachTheLoggerWhenFullOrFlushed) {
+  struct Scenario {
+    const char* name;
+    std::size_t batch_bytes;
+    int lines;
+    int visible_before_flush_at_least;
+    int visible_before_flush_at_most;
+  };
+  const Scenario scenarios[] = {
+      {"below one batch: nothing until Flush", 64 * 1024, 10, 0, 0},
+      {"a batch per line: every line at once", 1, 10, 10, 10},
+      {"several batches: all but the partial last one", 2000, 40, 20, 39},
+  };
+  for (const Scenario& s : scenarios) {
+    SCOPED_TRACE(s.name);
+    std::ostringstream out;
+    AuditLog audit(StreamLogger(out), nullptr, {.batch_bytes = s.batch_bytes});
+    std::string id;
+    for (int i = 0; i < s.lines; ++i) audit.Write(Numbered(i, id));
+    const auto before = ParseLines(out.str());
+    EXPECT_GE(static_cast<int>(before.size()), s.visible_before_flush_at_least);
+    EXPECT_LE(static_cast<int>(before.size()), s.visible_before_flush_at_most);
+    audit.Flush();
+    const auto after = ParseLines(out.str());
+    ASSERT_EQ(static_cast<int>(after.size()), s.lines);
+    for (int i = 0; i < s.lines; ++i) EXPECT_EQ(after[i]["request_id"], "req-" + std::to_string(i));
+    EXPECT_EQ(audit.dropped(), 0u);
+  }
+}
+
+TEST(AuditLogTest, AThreadBufferNeverGrowsPastItsBoundLinesAreDiscardedAndCounted) {
+  std::ostringstream out;
+  // Batches never fill up (batch_bytes above the bound): the bound decides.
+  const std::size_t bound = 4 * FormatAuditLine(Sample()).size() + 10;
+  AuditLog audit(StreamLogger(out), nullptr, {.batch_bytes = 1 << 20, .max_thread_bytes = bound});
+  std::string id;
+  for (int i = 0; i < 10; ++i) audit.Write(Numbered(i, id));
+  EXPECT_EQ(audit.dropped(), 6u);
+  audit.Flush();
+  const auto lines = ParseLines(out.str());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[3]["request_id"], "req-3");  // the first lines are kept, later ones counted
+}
+
+TEST(AuditLogTest, ConcurrentWritersThroughTheAsyncLoggerLoseNothingAtShutdown) {
+  // A queue of one batch and tiny batches: hand-overs often find the queue
+  // full, lines wait in their thread's buffer, and the destructor must still
+  // deliver every one of them, each a whole JSON object on its own line.
+  std::ostringstream out;
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 500;
+  {
+    auto pool = std::make_shared<spdlog::details::thread_pool>(2, 1);
+    auto logger = std::make_shared<spdlog::async_logger>(
+        "audit-async-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out), pool,
+        spdlog::async_overflow_policy::overrun_oldest);
+    AuditLog audit(logger, pool,
+                   {.batch_bytes = 1024, .max_thread_bytes = 8 << 20, .max_queued_batches = 1});
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&audit, t] {
+        std::string id;
+        for (int i = 0; i < kPerThread; ++i) audit.Write(Numbered(t * kPerThread + i, id));
+      });
+    }
+    for (auto& w : writers) w.join();
+    EXPECT_EQ(audit.dropped(), 0u);
+  }
+  const auto lines = ParseLines(out.str());
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::set<std::string> ids;
+  for (const auto& line : lines) ids.insert(line["request_id"].get<std::string>());
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST(AuditLogTest, AppendAuditLineMatchesFormatAuditLine) {
+  std::string out = "prefix";
+  AppendAuditLine(out, Sample());
+  EXPECT_EQ(out, "prefix" + FormatAuditLine(Sample()));
 }
 
 }  // namespace

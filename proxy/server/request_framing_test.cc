@@ -6,6 +6,7 @@
 
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,42 @@ TEST(CheckRawRequestHeadTest, IncrementalMatchesWhole) {
   }
 }
 
+// The byte-by-byte definition the fast scan must agree with, reason included.
+std::string_view ReferenceRawCheck(std::string_view bytes, std::size_t from) {
+  if (from == 0 && !bytes.empty() && (bytes.front() == '\r' || bytes.front() == '\n')) {
+    return "leading empty line";
+  }
+  for (std::size_t i = from; i < bytes.size(); ++i) {
+    const char c = bytes[i];
+    if (c == '\0') return "NUL in head";
+    if (c == '\r' && i + 1 < bytes.size() && bytes[i + 1] != '\n') return "bare CR";
+    if (c != '\n') continue;
+    if (i == 0 || bytes[i - 1] != '\r') return "bare LF";
+    if (i + 1 < bytes.size() && (bytes[i + 1] == ' ' || bytes[i + 1] == '\t')) {
+      return "obsolete line folding";
+    }
+  }
+  return "";
+}
+
+TEST(CheckRawRequestHeadTest, AgreesWithTheByteByByteDefinition) {
+  // Random heads over the bytes that matter (and a filler), from random
+  // offsets: the first problem found and its reason must be the reference's.
+  std::mt19937 random(20261122);  // fixed seed: the same cases on every run
+  const char alphabet[] = {'a', 'a', 'a', ' ', '\t', '\r', '\n', '\r', '\n', '\0'};
+  std::uniform_int_distribution<int> pick(0, sizeof(alphabet) - 1);
+  std::uniform_int_distribution<int> length(0, 40);
+  for (int round = 0; round < 20000; ++round) {
+    std::string bytes;
+    for (int n = length(random); n > 0; --n) bytes.push_back(alphabet[pick(random)]);
+    const std::size_t from = bytes.empty() ? 0 : random() % (bytes.size() + 1);
+    const auto got = CheckRawRequestHead(bytes, from);
+    const std::string_view want = ReferenceRawCheck(bytes, from);
+    ASSERT_EQ(got ? got->reason : std::string_view(), want)
+        << "round " << round << " from " << from << " bytes " << testing::PrintToString(bytes);
+  }
+}
+
 struct HeadCase {
   std::string name;
   std::string head;  // parsed with Beast first; must parse
@@ -98,6 +135,26 @@ TEST(CheckRequestHeadTest, Table) {
       {"too many headers", many, http::status::request_header_fields_too_large},
   };
   for (const auto& c : cases) EXPECT_EQ(CheckParsed(c.head, 5), c.refusal) << c.name;
+}
+
+TEST(CheckRequestHeadTest, EveryControlByteAtEveryPositionOfALongValue) {
+  // The value check looks at eight bytes at a time: a bad byte must be caught
+  // wherever it sits in a word and in the tail, and only bad bytes.
+  const std::string clean(29, 'v');
+  for (std::size_t at = 0; at < clean.size(); ++at) {
+    for (int b = 0; b < 256; ++b) {
+      const auto byte = static_cast<unsigned char>(b);
+      const bool bad = (byte < 0x20 && byte != '\t') || byte == 0x7f;
+      std::string value = clean;
+      value[at] = static_cast<char>(byte);
+      RequestHead head;
+      head.method(http::verb::get);
+      head.target("/");
+      head.set(http::field::host, "a");
+      head.set("X", value);
+      ASSERT_EQ(CheckRequestHead(head, 100).has_value(), bad) << "byte " << b << " at " << at;
+    }
+  }
 }
 
 // Beast's parser already refuses control bytes in values; the check must not
