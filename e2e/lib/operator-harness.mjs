@@ -1,14 +1,16 @@
 // Helpers for the operator end-to-end suites: the Kubernetes API test server,
-// kubectl, the operator binary, and a stand-in for a proxy's admin API.
+// kubectl, the operator binary, the push PKI (openssl), and HTTPS calls to a
+// proxy's mTLS admin port. The proxies themselves are the real binary
+// (proxy-harness.mjs startProxy).
 //
-// The stand-in (startAdminStandIn) implements the documented push contract of
-// `gatehouse-proxy serve` (PUT /v1/config: sha256 checked, 409 on an older
-// version; GET /v1/config: {version, sha256}) because `serve` does not exist
-// yet; switch startProxy() to the real binary (GATEHOUSE_PROXY_BIN) once it does.
-import { spawn, execFile } from 'node:child_process';
+//   const pki = makePushPki(dir);                // push CA, proxy + operator certs, a rogue CA
+//   const proxy = await startProxy({ bootstrap: missing, args: proxyPushArgs(pki) });
+//   const op = startOperator([...operatorPushArgs(pki), '--policies', d, '--proxy', `https://127.0.0.1:${proxy.admin}`]);
+//   await adminCall(proxy.admin, pki, { path: '/v1/config' });         // server verified, no client cert
+//   await adminCall(proxy.admin, pki, { method: 'PUT', body, client: 'operator' });
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,46 +49,6 @@ export async function startKube() {
     return kubectl('apply', '-f', f);
   };
   return { server, dir, token, request, kubectl, apply, kubeconfig: server.kubeconfigPath };
-}
-
-// A stand-in for the proxy admin API (see the header comment).
-export async function startAdminStandIn() {
-  const state = { version: 0, sha256: '', content: '', puts: 0, gets: 0 };
-  const server = http.createServer((req, res) => {
-    const reply = (code, obj) => { res.writeHead(code, { 'content-type': 'application/json' }); res.end(JSON.stringify(obj)); };
-    if (req.url === '/v1/config' && req.method === 'GET') {
-      state.gets++;
-      return reply(200, { version: state.version, sha256: state.sha256 });
-    }
-    if (req.url === '/readyz') return reply(state.version > 0 ? 200 : 503, {});
-    if (req.url === '/v1/config' && req.method === 'PUT') {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        state.puts++;
-        let env;
-        // The wire format (proxy/policy/fleet_config.h): a header line
-        // {"sha256","version"}, a newline, then the content bytes.
-        const body = Buffer.concat(chunks).toString('utf8');
-        const newline = body.indexOf('\n');
-        try {
-          env = { ...JSON.parse(body.slice(0, newline)), content: body.slice(newline + 1) };
-        } catch { return reply(400, { errors: ['bad envelope'] }); }
-        if (createHash('sha256').update(env.content ?? '').digest('hex') !== env.sha256) return reply(400, { errors: ['sha256 mismatch'] });
-        if (env.version < state.version) return reply(409, { version: state.version, sha256: state.sha256 });
-        Object.assign(state, { version: env.version, sha256: env.sha256, content: env.content });
-        return reply(200, { version: state.version, sha256: state.sha256 });
-      });
-      return undefined;
-    }
-    return reply(404, {});
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    state, port: server.address().port, url: `http://127.0.0.1:${server.address().port}`,
-    policies: () => (state.content ? JSON.parse(state.content).policies : []),
-    close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }),
-  };
 }
 
 export function endpointSlice(name, port, service = 'gatehouse-proxy-admin') {
@@ -130,4 +92,78 @@ export function policy(ns, name, host, extra = {}) {
 export function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+// --- push PKI -----------------------------------------------------------------
+
+// Certificates for the mTLS push, made with the openssl command line (EC P-256,
+// valid two days). The proxy's certificate names 127.0.0.1 and the admin
+// Service ("gatehouse-proxy-admin.gatehouse.svc", what the cluster-mode
+// operator checks); the operator's is for client authentication only.
+export function makePushPki(dir) {
+  const ossl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  for (const ca of ['ca', 'rogue-ca']) ossl('req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-subj', `/CN=${ca}`, '-days', '2');
+  const leaf = (ca, name, ext) => {
+    writeFileSync(path.join(dir, `${name}.ext`), `${ext}\n`);
+    ossl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    ossl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial',
+      '-days', '2', '-out', `${name}.crt`, '-extfile', `${name}.ext`);
+  };
+  leaf('ca', 'proxy', 'subjectAltName=IP:127.0.0.1,DNS:gatehouse-proxy-admin.gatehouse.svc\nextendedKeyUsage=serverAuth');
+  leaf('ca', 'operator', 'extendedKeyUsage=clientAuth');
+  leaf('rogue-ca', 'rogue', 'extendedKeyUsage=clientAuth');
+  const file = (name) => path.join(dir, name);
+  return { dir, file, ca: file('ca.crt') };
+}
+
+export const proxyPushArgs = (pki) => ['--push-ca', pki.ca, '--push-cert', pki.file('proxy.crt'), '--push-key', pki.file('proxy.key')];
+export const operatorPushArgs = (pki) => ['--push-ca', pki.ca, '--push-cert', pki.file('operator.crt'), '--push-key', pki.file('operator.key')];
+
+// One HTTPS request to a proxy's admin port on 127.0.0.1. The proxy is
+// verified against the push CA; `client` names the certificate to present
+// ('operator', 'rogue', 'proxy', or none). Resolves {status, body} or rejects
+// when TLS fails.
+export function adminCall(port, pki, { method = 'GET', path: p = '/v1/config', body, client } = {}) {
+  return new Promise((resolve, reject) => {
+    const tls = client ? { cert: readFileSync(pki.file(`${client}.crt`)), key: readFileSync(pki.file(`${client}.key`)) } : {};
+    const req = https.request({ host: '127.0.0.1', port, method, path: p, ca: readFileSync(pki.ca), agent: false, ...tls }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// A fleet config envelope (proxy/policy/fleet_config.h) with no policies.
+export function emptyFleetConfig(version) {
+  const content = '{"policies":[],"secrets":{}}';
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  return `${JSON.stringify({ sha256, version })}\n${content}`;
+}
+
+// Prometheus text -> value of one sample (exact name with labels), or undefined.
+export function metricValue(text, sample) {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
+
+// A port that was free a moment ago (the operator's --admin cannot report a port 0 choice).
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+// GET http://127.0.0.1:PORT/PATH -> {status, body}; rejects when nothing listens.
+export async function httpGet(port, p) {
+  const r = await fetch(`http://127.0.0.1:${port}${p}`);
+  return { status: r.status, body: await r.text() };
 }

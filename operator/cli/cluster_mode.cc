@@ -56,9 +56,25 @@ json SlimSecret(json secret) {
           {"data", secret.value("data", json::object())}};
 }
 
+// Policies keep what render and status writes use: identity, generation,
+// resourceVersion (optimistic concurrency), creationTimestamp (the older of two
+// conflicting policies wins), spec and status. Labels, annotations (kubectl's
+// last-applied copy of the whole object) and managedFields go: with thousands
+// of policies they would double the cache. A /status write ignores metadata.
 json SlimPolicy(json policy) {
-  if (policy.contains("metadata")) policy["metadata"].erase("managedFields");
-  return policy;
+  if (!policy.is_object()) return policy;
+  json slim = json::object();
+  for (const char* field : {"apiVersion", "kind", "spec", "status"}) {
+    if (auto it = policy.find(field); it != policy.end()) slim[field] = std::move(*it);
+  }
+  if (auto meta = policy.find("metadata"); meta != policy.end() && meta->is_object()) {
+    json& out = slim["metadata"] = json::object();
+    for (const char* field :
+         {"name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp"}) {
+      if (auto it = meta->find(field); it != meta->end()) out[field] = std::move(*it);
+    }
+  }
+  return slim;
 }
 
 policy::SecretStore SecretsFrom(const std::vector<json>& secrets) {
@@ -105,14 +121,15 @@ void LoadBootstrap(Cluster& c, const OperatorFlags& flags, const std::string& ns
 }
 
 void WriteStatuses(Cluster& c, const reconcile::RenderResult& result,
-                   const std::vector<json>& objects, const fleet::FleetTracker& tracker,
-                   const kube::LeaderElector& elector) {
+                   const std::vector<std::shared_ptr<const json>>& objects,
+                   const fleet::FleetTracker& tracker, const kube::LeaderElector& elector) {
   std::map<std::string, const reconcile::PolicyOutcome*> by_key;
   for (const auto& o : result.outcomes) by_key[o.key] = &o;
   std::vector<reconcile::ProxyView> view = tracker.View();
   auto now = std::chrono::system_clock::now();
-  for (const json& object : objects) {
+  for (const auto& shared : objects) {
     if (!elector.leading()) return;  // lost the lease: stop writing at once
+    const json& object = *shared;
     auto it = by_key.find(kube::ObjectKey(object));
     if (it == by_key.end()) continue;
     const reconcile::PolicyOutcome& outcome = *it->second;
@@ -141,7 +158,12 @@ int RunCluster(const OperatorFlags& flags) {
   std::string proxy_ns =
       flags.proxy_namespace.empty() ? config->namespace_name : flags.proxy_namespace;
   kube::KubeClient client(*config);
-  fleet::FleetPusher pusher({flags.push_ca, flags.push_cert, flags.push_key});
+  fleet::FleetPusher pusher({.ca_file = flags.push_ca,
+                             .cert_file = flags.push_cert,
+                             .key_file = flags.push_key,
+                             .server_name = flags.push_server_name.empty()
+                                                ? flags.proxy_service + "." + proxy_ns + ".svc"
+                                                : flags.push_server_name});
   Trigger trigger;
   Cluster c{
       client, kube::KubeWriter(client),
@@ -186,16 +208,18 @@ int RunCluster(const OperatorFlags& flags) {
                flags.namespace_name.empty() ? "all" : flags.namespace_name, proxy_ns,
                flags.proxy_service);
   bool was_leading = false;
-  bool bootstrap_written = false;
+  std::string bootstrap_sha;  // the config the bootstrap Secret holds ("": unknown)
+  std::string status_sha;     // the config statuses were last written for
   uint64_t seen_changes = ~uint64_t{0};
-  std::vector<json> objects;
+  std::vector<std::shared_ptr<const json>> objects;  // shared with the cache, never copied
+  auto next_bootstrap_attempt = std::chrono::steady_clock::time_point{};
   while (!StopRequested()) {
     trigger.Wait(std::chrono::milliseconds(100));
     if (!synced()) continue;
     bool leading = elector.leading();
     if (leading && !was_leading) {
       LoadBootstrap(c, flags, proxy_ns, shell);  // another leader may have moved on
-      bootstrap_written = false;
+      bootstrap_sha.clear();
     }
     bool became_leader = leading && !was_leading;
     was_leading = leading;
@@ -203,27 +227,39 @@ int RunCluster(const OperatorFlags& flags) {
     if (inputs_changed) {
       // Parse only when a cache changed; ticks in between only push and retry.
       seen_changes = changes.load();
-      objects = c.policies.Snapshot();
+      objects = c.policies.SharedSnapshot();
       shell.SetCandidates(
           reconcile::ParsePolicyCandidates(objects, SecretsFrom(c.secrets.Snapshot())));
     }
     const reconcile::RenderResult* result = shell.Render();
     if (result == nullptr || !leading) continue;
-    if (result->changed || !bootstrap_written) {
-      // The bootstrap holds secrets: a Secret, never a ConfigMap (see README).
-      auto w =
-          c.writer.ApplySecret(proxy_ns, flags.config_map,
-                               {{kBootstrapKey, policy::SerializeFleetConfig(result->config)}});
-      bootstrap_written = w.ok();
-      if (!w.ok()) spdlog::warn("bootstrap Secret: {}", w.status().message());
-    }
     std::vector<std::string> urls =
         fleet::ProxiesFromEndpointSlices(c.slices.Snapshot(), pusher.scheme());
     shell.tracker().SetMembers(urls);
     if (!elector.leading()) continue;
+    // Push first: the running fleet is the latency that matters. The bootstrap
+    // only serves proxies that start while no operator runs; if it lags behind
+    // a crash, a restarted operator still goes above the proxies' version.
     bool fleet_moved = shell.Push();
-    if (inputs_changed || fleet_moved || became_leader || result->changed) {
+    if (result->config.sha256 != bootstrap_sha &&
+        std::chrono::steady_clock::now() >= next_bootstrap_attempt) {
+      // The bootstrap holds secrets: a Secret, never a ConfigMap (see README).
+      auto w =
+          c.writer.ApplySecret(proxy_ns, flags.config_map,
+                               {{kBootstrapKey, policy::SerializeFleetConfig(result->config)}});
+      if (w.ok()) bootstrap_sha = result->config.sha256;
+      if (!w.ok()) {
+        // Not again on every tick: a Secret the API refuses (e.g. over its
+        // 1 MiB limit) would otherwise be re-sent ten times a second.
+        next_bootstrap_attempt = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        spdlog::warn("bootstrap Secret: {}", w.status().message());
+      }
+    }
+    // Render() hands back its last result between changes, so "changed" is
+    // judged against the config the statuses were last written for.
+    if (inputs_changed || fleet_moved || became_leader || result->config.sha256 != status_sha) {
       WriteStatuses(c, *result, objects, shell.tracker(), elector);
+      status_sha = result->config.sha256;
     }
   }
   spdlog::info("stopping");

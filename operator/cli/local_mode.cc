@@ -34,7 +34,10 @@ std::string FolderSignature(const std::string& dir) {
 }  // namespace
 
 int RunLocal(const OperatorFlags& flags) {
-  fleet::FleetPusher pusher({flags.push_ca, flags.push_cert, flags.push_key});
+  fleet::FleetPusher pusher({.ca_file = flags.push_ca,
+                             .cert_file = flags.push_cert,
+                             .key_file = flags.push_key,
+                             .server_name = flags.push_server_name});
   if (Status s = pusher.Validate(flags.proxies); !s.ok()) {
     spdlog::error("{}", s.message());
     return 2;

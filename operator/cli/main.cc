@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "operator/cli/operator_runner.h"
+#include "proxy/core/command_line.h"
 
 namespace {
 
@@ -35,13 +36,17 @@ constexpr char kUsage[] =
     "  --push-ca FILE           CA that signs the proxies' admin certificates (mTLS push)\n"
     "  --push-cert FILE         the operator's client certificate\n"
     "  --push-key FILE          its private key\n"
+    "  --push-server-name NAME  name the proxies' admin certificates carry (default in\n"
+    "                           cluster mode: PROXY-SERVICE.PROXY-NAMESPACE.svc; in local\n"
+    "                           mode: the --proxy URL's host)\n"
     "                           without the three, pushes go only to http:// loopback URLs\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("gatehouse-operator"));
-  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> args =
+      gatehouse::SplitFlagAssignments(std::vector<std::string>(argv + 1, argv + argc));
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
@@ -62,6 +67,7 @@ int main(int argc, char** argv) {
                                                 {"--push-ca", &flags.push_ca},
                                                 {"--push-cert", &flags.push_cert},
                                                 {"--push-key", &flags.push_key},
+                                                {"--push-server-name", &flags.push_server_name},
                                                 {"--policies", &flags.policies_dir}};
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--help") {

@@ -26,6 +26,7 @@ struct OperatorFlags {
   // Both.
   std::string admin = "0.0.0.0:8081";
   std::string push_ca, push_cert, push_key;
+  std::string push_server_name;  // "" = cluster: the admin Service's DNS name; local: URL host
   // Local mode.
   std::string policies_dir;
   std::vector<std::string> proxies;

@@ -2,11 +2,15 @@
 
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <exception>
 #include <future>
+#include <map>
+#include <mutex>
 #include <random>
 
 namespace gatehouse::fleet {
@@ -80,8 +84,36 @@ std::vector<std::string> ProxiesFromEndpointSlices(const std::vector<json>& slic
   return out;
 }
 
+struct FleetPusher::Clients {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<http::client::http_client>> by_url;
+};
+
+namespace {
+
+std::shared_ptr<http::client::http_client> NewClient(const std::string& url, const PushTls& tls) {
+  http::client::http_client_config cfg;
+  cfg.set_timeout(std::chrono::seconds(5));
+  cfg.set_validate_certificates(true);
+  if (tls.enabled()) {
+    cfg.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) {
+      // cpprestsdk loaded the system store first; replace it so that only
+      // the push CA can vouch for a proxy (a public CA never can).
+      SSL_CTX_set_cert_store(ctx.native_handle(), X509_STORE_new());
+      ctx.load_verify_file(tls.ca_file);
+      ctx.use_certificate_chain_file(tls.cert_file);
+      ctx.use_private_key_file(tls.key_file, boost::asio::ssl::context::pem);
+    });
+  }
+  return std::make_shared<http::client::http_client>(web::uri(url), cfg);
+}
+
+}  // namespace
+
 FleetPusher::FleetPusher(PushTls tls, int max_parallel)
-    : tls_(std::move(tls)), max_parallel_(max_parallel) {}
+    : tls_(std::move(tls)), max_parallel_(max_parallel), clients_(std::make_unique<Clients>()) {}
+
+FleetPusher::~FleetPusher() = default;
 
 Status FleetPusher::Validate(const std::vector<std::string>& urls) const {
   for (const std::string& url : urls) {
@@ -100,20 +132,23 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
     answer.error = allowed.message();
     return answer;
   }
+  const PushTls& tls = tls_;
   try {
-    http::client::http_client_config cfg;
-    cfg.set_timeout(std::chrono::seconds(5));
-    cfg.set_validate_certificates(true);
-    PushTls tls = tls_;
-    if (tls.enabled()) {
-      cfg.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) {
-        ctx.load_verify_file(tls.ca_file);  // trust only the push CA
-        ctx.use_certificate_chain_file(tls.cert_file);
-        ctx.use_private_key_file(tls.key_file, boost::asio::ssl::context::pem);
-      });
+    std::shared_ptr<http::client::http_client> client;
+    {
+      std::lock_guard<std::mutex> lock(clients_->mu);
+      auto& cached = clients_->by_url[url];
+      if (cached == nullptr) cached = NewClient(url, tls_);
+      client = cached;
     }
-    http::client::http_client client(web::uri(url), cfg);
-    http::http_response got = client.request(http::methods::GET, "/v1/config").get();
+    // cpprestsdk checks the certificate against the Host header when one is set.
+    auto request = [&](const http::method& method) {
+      http::http_request r(method);
+      r.set_request_uri("/v1/config");
+      if (tls.enabled() && !tls.server_name.empty()) r.headers().add("Host", tls.server_name);
+      return r;
+    };
+    http::http_response got = client->request(request(http::methods::GET)).get();
     json state = ParseAnswer(got);
     answer.reached = true;
     if (got.status_code() == 200 && state.is_object()) {
@@ -123,10 +158,9 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
     if (answer.version == config.version && answer.sha256 == config.sha256) return answer;
     // Skip needless pushes: a proxy already on our content keeps its version.
     auto start = std::chrono::steady_clock::now();
-    http::http_request put(http::methods::PUT);
-    put.set_request_uri("/v1/config");
+    http::http_request put = request(http::methods::PUT);
     put.set_body(body, "application/json");
-    http::http_response pushed = client.request(put).get();
+    http::http_response pushed = client->request(put).get();
     json reply = ParseAnswer(pushed);
     if (observe_) {
       observe_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -147,11 +181,22 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
     answer.reached = false;
     answer.error = "unreachable";
   }
+  if (!answer.reached) {
+    // A broken connection (or a refused push) starts over with a fresh client.
+    std::lock_guard<std::mutex> lock(clients_->mu);
+    clients_->by_url.erase(url);
+  }
   return answer;
 }
 
 PushRound FleetPusher::Sync(const policy::FleetConfig& config, FleetTracker* tracker) {
   PushRound round;
+  {
+    // Proxies that left the fleet close their connections.
+    std::lock_guard<std::mutex> lock(clients_->mu);
+    std::erase_if(clients_->by_url,
+                  [&](const auto& entry) { return !tracker->records().count(entry.first); });
+  }
   auto now = std::chrono::steady_clock::now();
   std::vector<std::string> due = tracker->Due(config, now);
   if (due.empty()) return round;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -29,6 +30,11 @@ struct PushTls {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  // The name the proxies' admin certificates carry (checked, and sent as SNI
+  // and Host). Pods come and go with new IPs, so in a cluster the certificate
+  // names the admin Service ("gatehouse-proxy-admin.gatehouse.svc") rather
+  // than each pod. Empty: the URL's host is checked.
+  std::string server_name;
   bool enabled() const { return !ca_file.empty(); }
 };
 
@@ -48,9 +54,13 @@ struct PushRound {
   std::vector<std::string> errors;  // "url: what" (never bodies)
 };
 
+// Keeps one HTTP(S) client per proxy, so a change travels over a live
+// keep-alive connection instead of a new TLS handshake per push; a client that
+// failed is dropped and the next attempt connects afresh.
 class FleetPusher {
  public:
   explicit FleetPusher(PushTls tls, int max_parallel = 8);
+  ~FleetPusher();
   std::string scheme() const { return tls_.enabled() ? "https" : "http"; }
   Status Validate(const std::vector<std::string>& urls) const;
   // One round over the tracker's due proxies.
@@ -69,8 +79,11 @@ class FleetPusher {
   Answer CheckAndPush(const std::string& url, const policy::FleetConfig& config,
                       const std::string& body);
 
+  struct Clients;  // url -> cpprestsdk client (fleet_pusher.cc)
+
   PushTls tls_;
   int max_parallel_;
+  std::unique_ptr<Clients> clients_;
   std::function<void(double)> observe_;
 };
 

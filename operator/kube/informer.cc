@@ -59,27 +59,54 @@ std::string Informer::Query(bool watch) const {
   return q;
 }
 
-Status Informer::List() {
-  StatusOr<KubeResponse> response = transport_.Send("GET", options_.path + Query(false), "");
+Status Informer::ListPage(const std::string& continue_token,
+                          std::map<std::string, std::shared_ptr<const json>>* objects,
+                          std::string* next_continue, std::string* resource_version) {
+  std::string query = Query(false);
+  if (options_.page_size > 0) {
+    query +=
+        (query.empty() ? "?" : "&") + std::string("limit=") + std::to_string(options_.page_size);
+    if (!continue_token.empty()) query += "&continue=" + UrlEncode(continue_token);
+  }
+  StatusOr<KubeResponse> response = transport_.Send("GET", options_.path + query, "");
   if (!response.ok()) return response.status();
   if (response->status != 200) {
+    // 410 on a continue token: the snapshot expired; the next attempt lists afresh.
     return UnavailableError("list " + options_.path + ": HTTP " + std::to_string(response->status));
   }
   json list = json::parse(response->body, nullptr, false);
+  response->body.clear();
+  response->body.shrink_to_fit();
   if (list.is_discarded() || !list.is_object() || !list.contains("items") ||
       !list["items"].is_array()) {
     return UnavailableError("list " + options_.path + ": not a list");
   }
-  std::map<std::string, json> objects;
   for (json& item : list["items"]) {
     std::string key = ObjectKey(item);
-    objects[key] = options_.transform ? options_.transform(std::move(item)) : std::move(item);
+    (*objects)[key] = std::make_shared<const json>(
+        options_.transform ? options_.transform(std::move(item)) : std::move(item));
   }
+  const json meta = list.value("metadata", json::object());
+  *resource_version = ResourceVersionOf(list);
+  *next_continue = meta.is_object() ? meta.value("continue", "") : "";
+  return Status::Ok();
+}
+
+Status Informer::List() {
+  std::map<std::string, std::shared_ptr<const json>> objects;
+  std::string continue_token;
+  std::string resource_version;
+  do {
+    std::string next;
+    Status page = ListPage(continue_token, &objects, &next, &resource_version);
+    if (!page.ok()) return page;
+    continue_token = std::move(next);
+  } while (!continue_token.empty());
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A relist replaces the cache whole: deletions missed while disconnected vanish too.
     objects_ = std::move(objects);
-    resource_version_ = ResourceVersionOf(list);
+    resource_version_ = resource_version;
   }
   ++lists_;
   synced_ = true;
@@ -114,8 +141,8 @@ bool Informer::ApplyEvent(std::string_view line, Status* outcome, int* delivered
     if (!rv.empty()) resource_version_ = rv;
     if (type == "ADDED" || type == "MODIFIED") {
       std::string key = ObjectKey(object);
-      objects_[key] =
-          options_.transform ? options_.transform(std::move(object)) : std::move(object);
+      objects_[key] = std::make_shared<const json>(
+          options_.transform ? options_.transform(std::move(object)) : std::move(object));
       changed = true;
     } else if (type == "DELETED") {
       changed = objects_.erase(ObjectKey(object)) > 0;
@@ -184,6 +211,14 @@ void Informer::SleepFor(std::chrono::milliseconds d) {
 std::vector<json> Informer::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<json> out;
+  out.reserve(objects_.size());
+  for (const auto& [key, object] : objects_) out.push_back(*object);
+  return out;
+}
+
+std::vector<std::shared_ptr<const json>> Informer::SharedSnapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<const json>> out;
   out.reserve(objects_.size());
   for (const auto& [key, object] : objects_) out.push_back(object);
   return out;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -34,6 +35,9 @@ struct InformerOptions {
   std::string label_selector;  // optional
   std::string field_selector;  // optional
   int watch_timeout_seconds = 300;
+  // Lists page by page (limit/continue) so a large collection never sits in
+  // memory twice as one response; 0 lists in one request.
+  int page_size = 500;
   // Keeps only what the operator needs of each object (memory, and least
   // exposure: e.g. Secrets are reduced to their data). Identity when unset.
   std::function<nlohmann::json(nlohmann::json)> transform;
@@ -56,6 +60,9 @@ class Informer {
   Status Step();
 
   std::vector<nlohmann::json> Snapshot() const;  // sorted by namespace/name
+  // The same without copying the objects (thousands of policies): the cache
+  // swaps in new objects on change, so a snapshot stays valid and immutable.
+  std::vector<std::shared_ptr<const nlohmann::json>> SharedSnapshot() const;
   bool synced() const { return synced_.load(); }
   std::string resource_version() const;
   void SetOnChange(std::function<void()> on_change) { on_change_ = std::move(on_change); }
@@ -63,6 +70,10 @@ class Informer {
 
  private:
   Status List();
+  // One page of a list into `objects`; sets *next_continue and *resource_version.
+  Status ListPage(const std::string& continue_token,
+                  std::map<std::string, std::shared_ptr<const nlohmann::json>>* objects,
+                  std::string* next_continue, std::string* resource_version);
   Status WatchOnce();
   // Applies one watch line; false ends the watch (410: relist; bad event).
   bool ApplyEvent(std::string_view line, Status* outcome, int* delivered);
@@ -77,8 +88,8 @@ class Informer {
   std::function<void()> on_change_;
 
   mutable std::mutex mu_;
-  std::map<std::string, nlohmann::json> objects_;  // by namespace/name
-  std::string resource_version_;                   // "" -> list next
+  std::map<std::string, std::shared_ptr<const nlohmann::json>> objects_;  // by namespace/name
+  std::string resource_version_;                                          // "" -> list next
   std::atomic<bool> synced_{false};
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> lists_{0};

@@ -163,8 +163,48 @@ TEST(InformerTest, SelectorsAndTransformApply) {
   EXPECT_EQ(
       h.transport.paths[0],
       "GET "
-      "/api/v1/namespaces/p/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dgh-admin");
+      "/api/v1/namespaces/p/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dgh-admin"
+      "&limit=500");
   EXPECT_FALSE(h.informer->Snapshot()[0].contains("spec"));
+}
+
+// A large collection is listed in pages; the cache is the union, the
+// watch starts from the list's resourceVersion, and snapshots share objects.
+TEST(InformerTest, ListsPageByPage) {
+  Harness h({.path = "/apis/g/v1/things", .page_size = 2});
+  json first = json::parse(List("30", {Obj("a", "1"), Obj("b", "2")}).body);
+  first["metadata"]["continue"] = "token/1";
+  h.transport.lists.push_back(KubeResponse{200, first.dump()});
+  h.transport.lists.push_back(List("30", {Obj("c", "3")}));
+  h.transport.watches.push_back({200, {Bookmark("31")}});
+  ASSERT_TRUE(h.informer->Step().ok());
+  EXPECT_EQ(Names(*h.informer), (std::vector<std::string>{"ns/a", "ns/b", "ns/c"}));
+  ASSERT_EQ(h.transport.paths.size(), 3u);
+  EXPECT_EQ(h.transport.paths[0], "GET /apis/g/v1/things?limit=2");
+  EXPECT_EQ(h.transport.paths[1], "GET /apis/g/v1/things?limit=2&continue=token%2F1");
+  EXPECT_NE(h.transport.paths[2].find("resourceVersion=30"), std::string::npos);
+  EXPECT_EQ(h.informer->SharedSnapshot()[0].get(), h.informer->SharedSnapshot()[0].get());
+}
+
+// A page that fails (e.g. 410 on an expired continue token) keeps the old
+// cache and lists from the start next time.
+TEST(InformerTest, FailedPageKeepsTheCacheAndRelistsFromTheStart) {
+  Harness h({.path = "/apis/g/v1/things", .page_size = 1});
+  h.transport.lists.push_back(List("5", {Obj("old", "5")}));
+  h.transport.watches.push_back({410, {}});
+  ASSERT_TRUE(h.informer->Step().ok());
+  json first = json::parse(List("9", {Obj("a", "8")}).body);
+  first["metadata"]["continue"] = "t";
+  h.transport.lists.push_back(KubeResponse{200, first.dump()});
+  h.transport.lists.push_back(KubeResponse{410, "{}"});
+  EXPECT_FALSE(h.informer->Step().ok());
+  EXPECT_EQ(Names(*h.informer), (std::vector<std::string>{"ns/old"}));
+  EXPECT_EQ(h.transport.paths.back(), "GET /apis/g/v1/things?limit=1&continue=t");
+  h.transport.lists.push_back(List("12", {Obj("new", "12")}));
+  h.transport.watches.push_back({200, {Bookmark("13")}});
+  ASSERT_TRUE(h.informer->Step().ok());
+  EXPECT_EQ(h.transport.paths[h.transport.paths.size() - 2], "GET /apis/g/v1/things?limit=1");
+  EXPECT_EQ(Names(*h.informer), (std::vector<std::string>{"ns/new"}));
 }
 
 TEST(InformerTest, FailuresBackOffExponentiallyAndNeverHotLoop) {

@@ -208,29 +208,58 @@ std::tuple<std::string, std::string, int64_t> ObjectIdentity(const nlohmann::jso
 
 }  // namespace
 
+namespace {
+
+// One API object -> a candidate; nullopt for objects without namespace/name.
+std::optional<PolicyCandidate> CandidateFrom(const nlohmann::json& object,
+                                             const policy::SecretStore& secrets) {
+  auto [ns, name, generation] = ObjectIdentity(object);
+  if (ns.empty() || name.empty()) return std::nullopt;
+  PolicyCandidate candidate;
+  candidate.key = ns + "/" + name;
+  candidate.generation = generation;
+  policy::PolicyObjectResult parsed = policy::ParsePolicyObject(object, secrets);
+  if (parsed.policy && parsed.errors.empty()) {
+    candidate.policy = std::move(*parsed.policy);
+  } else if (!parsed.errors.empty()) {
+    candidate.error = parsed.errors.front();
+    candidate.more_errors = static_cast<int>(parsed.errors.size()) - 1;
+  } else {
+    candidate.error.emplace();  // field by field: GCC 12 -O2 misreads the aggregate form
+    candidate.error->policy = candidate.key;
+    candidate.error->message = "could not be parsed";
+  }
+  return candidate;
+}
+
+void SortByKey(std::vector<PolicyCandidate>& out) {
+  std::sort(out.begin(), out.end(),
+            [](const PolicyCandidate& a, const PolicyCandidate& b) { return a.key < b.key; });
+}
+
+}  // namespace
+
 std::vector<PolicyCandidate> ParsePolicyCandidates(const std::vector<nlohmann::json>& objects,
                                                    const policy::SecretStore& secrets) {
   std::vector<PolicyCandidate> out;
   out.reserve(objects.size());
   for (const nlohmann::json& object : objects) {
-    auto [ns, name, generation] = ObjectIdentity(object);
-    if (ns.empty() || name.empty()) continue;
-    PolicyCandidate candidate;
-    candidate.key = ns + "/" + name;
-    candidate.generation = generation;
-    policy::PolicyObjectResult parsed = policy::ParsePolicyObject(object, secrets);
-    if (parsed.policy && parsed.errors.empty()) {
-      candidate.policy = std::move(*parsed.policy);
-    } else if (!parsed.errors.empty()) {
-      candidate.error = parsed.errors.front();
-      candidate.more_errors = static_cast<int>(parsed.errors.size()) - 1;
-    } else {
-      candidate.error = PolicyError{{}, candidate.key, "", "could not be parsed"};
-    }
-    out.push_back(std::move(candidate));
+    if (auto candidate = CandidateFrom(object, secrets)) out.push_back(std::move(*candidate));
   }
-  std::sort(out.begin(), out.end(),
-            [](const PolicyCandidate& a, const PolicyCandidate& b) { return a.key < b.key; });
+  SortByKey(out);
+  return out;
+}
+
+std::vector<PolicyCandidate> ParsePolicyCandidates(
+    const std::vector<std::shared_ptr<const nlohmann::json>>& objects,
+    const policy::SecretStore& secrets) {
+  std::vector<PolicyCandidate> out;
+  out.reserve(objects.size());
+  for (const auto& object : objects) {
+    if (object == nullptr) continue;
+    if (auto candidate = CandidateFrom(*object, secrets)) out.push_back(std::move(*candidate));
+  }
+  SortByKey(out);
   return out;
 }
 

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -84,6 +85,10 @@ RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
 // Objects without a usable namespace/name are dropped (the API never serves those).
 std::vector<PolicyCandidate> ParsePolicyCandidates(const std::vector<nlohmann::json>& objects,
                                                    const policy::SecretStore& secrets);
+// The same over shared, immutable objects (Informer::SharedSnapshot: no copies).
+std::vector<PolicyCandidate> ParsePolicyCandidates(
+    const std::vector<std::shared_ptr<const nlohmann::json>>& objects,
+    const policy::SecretStore& secrets);
 
 // Local mode: the result of ParsePolicyFiles -> candidates. Errors that name
 // no policy (a broken file) are returned in `unattributed` for the log.

@@ -12,7 +12,9 @@
 
 #include "proxy/auth/cpprest_fetcher.h"
 #include "proxy/auth/jwks_cache.h"
+#include "proxy/auth/session_cookie.h"
 #include "proxy/cli/policy_sources.h"
+#include "proxy/core/random_source.h"
 #include "proxy/core/time_source.h"
 #include "proxy/policy/policy_parser.h"
 #include "proxy/server/admin_endpoints.h"
@@ -21,6 +23,7 @@
 #include "proxy/server/audit_log.h"
 #include "proxy/server/config_store.h"
 #include "proxy/server/jwks_refresher.h"
+#include "proxy/server/login_flow.h"
 #include "proxy/server/net_options.h"
 #include "proxy/server/policy_watcher.h"
 #include "proxy/server/proxy_metrics.h"
@@ -35,8 +38,13 @@ using server::ConfigStore;
 constexpr char kUsage[] =
     "usage: gatehouse-proxy serve (--policies DIR | --bootstrap FILE)\n"
     "           [--listen ADDR] [--admin ADDR] [--threads N] [--tls-cert F --tls-key F]\n"
-    "           [--signing-key F] [--drain-seconds N]\n"
-    "  ADDR is HOST:PORT ([V6]:PORT); defaults 0.0.0.0:8080 and 0.0.0.0:9901.\n";
+    "           [--signing-key F] [--drain-seconds N] [--session-keys F]\n"
+    "           [--header-timeout SECONDS]\n"
+    "           [--push-ca F --push-cert F --push-key F]\n"
+    "  ADDR is HOST:PORT ([V6]:PORT); defaults 0.0.0.0:8080 and 0.0.0.0:9901.\n"
+    "  --push-*: the admin port serves HTTPS with --push-cert/--push-key and accepts\n"
+    "  config pushes only with a client certificate issued by --push-ca; without\n"
+    "  them pushes are plain HTTP and accepted only on a loopback --admin address.\n";
 
 struct ServeOptions {
   std::string policies_dir;
@@ -47,7 +55,12 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string signing_key;
+  std::string session_keys;  // browser sessions: one key per line, the first encrypts
   int drain_seconds = 25;
+  int header_timeout_seconds = 10;  // slowloris: the whole request head within this
+  std::string push_ca;
+  std::string push_cert;
+  std::string push_key;
 };
 
 StatusOr<int> ParseInt(const std::string& flag, const std::string& text, int min, int max) {
@@ -81,7 +94,19 @@ StatusOr<ServeOptions> ParseArgs(const std::vector<std::string>& args) {
       o.tls_key = v;
     else if (a == "--signing-key")
       o.signing_key = v;
-    else if (a == "--threads" || a == "--drain-seconds") {
+    else if (a == "--session-keys")
+      o.session_keys = v;
+    else if (a == "--push-ca")
+      o.push_ca = v;
+    else if (a == "--push-cert")
+      o.push_cert = v;
+    else if (a == "--push-key")
+      o.push_key = v;
+    else if (a == "--header-timeout") {
+      StatusOr<int> n = ParseInt(a, v, 1, 3600);
+      if (!n.ok()) return n.status();
+      o.header_timeout_seconds = *n;
+    } else if (a == "--threads" || a == "--drain-seconds") {
       StatusOr<int> n = ParseInt(a, v, a == "--threads" ? 1 : 0, a == "--threads" ? 256 : 3600);
       if (!n.ok()) return n.status();
       (a == "--threads" ? o.threads : o.drain_seconds) = *n;
@@ -94,6 +119,9 @@ StatusOr<ServeOptions> ParseArgs(const std::vector<std::string>& args) {
   }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (o.push_ca.empty() != o.push_cert.empty() || o.push_ca.empty() != o.push_key.empty()) {
+    return InvalidArgumentError("--push-ca, --push-cert and --push-key go together");
   }
   return o;
 }
@@ -146,6 +174,19 @@ void ReloadPolicies(const std::string& dir, ConfigStore& store, server::ProxyMet
   }
 }
 
+// --session-keys FILE, or one ephemeral key (sessions die with the process).
+StatusOr<auth::SessionKeySet> LoadSessionKeys(const ServeOptions& o, RandomSource& random) {
+  if (o.session_keys.empty()) {
+    spdlog::warn(
+        "no --session-keys: generated an EPHEMERAL session key; browser sessions do not "
+        "survive a restart and are not shared with other proxies");
+    return auth::SessionKeySet::Generate(random);
+  }
+  StatusOr<std::string> text = ReadFile(o.session_keys);
+  if (!text.ok()) return text.status();
+  return auth::SessionKeySet::Parse(*text);  // errors name the line, never a key
+}
+
 StatusOr<std::unique_ptr<server::AssertionSigner>> LoadSigner(const ServeOptions& o) {
   if (!o.signing_key.empty()) {
     StatusOr<std::string> pem = ReadFile(o.signing_key);
@@ -190,6 +231,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& err) {
     return 2;
   }
   net.threads = o.threads;
+  net.header_timeout = std::chrono::seconds(o.header_timeout_seconds);
   net.tls_cert_file = o.tls_cert;
   net.tls_key_file = o.tls_key;
 
@@ -220,7 +262,23 @@ int RunServe(const std::vector<std::string>& args, std::ostream& err) {
   server::ProxyMetrics metrics;
   server::JwksRefresher refresher(jwks, time, &metrics);
   ConfigStore store(jwks, &metrics);
-  store.SetApplyHook([&](const server::FleetSnapshot& s) { refresher.Track(s); });
+  OsRandomSource random;
+  StatusOr<auth::SessionKeySet> session_keys = LoadSessionKeys(o, random);
+  if (!session_keys.ok()) {
+    err << "gatehouse-proxy serve: " << session_keys.status().message() << "\n";
+    return 1;
+  }
+  auth::SessionCodec session_codec(std::move(*session_keys), random);
+  auth::CpprestFetcher login_fetcher(std::chrono::seconds(5));  // sign-in calls to the IdP
+  server::LoginFlow login({.codec = session_codec,
+                           .fetcher = login_fetcher,
+                           .keys = jwks,
+                           .time = time,
+                           .random = random});
+  store.SetApplyHook([&](const server::FleetSnapshot& s) {
+    refresher.Track(s);
+    login.Track(s);
+  });
   std::unique_ptr<server::AuditLog> audit = server::AuditLog::Stdout();
   server::KeyWaiter waiter(jwks, time);
   server::RequestGate gate({.store = store,
@@ -228,8 +286,17 @@ int RunServe(const std::vector<std::string>& args, std::ostream& err) {
                             .audit = audit.get(),
                             .metrics = metrics,
                             .time = time,
-                            .waiter = &waiter});
-  server::AdminEndpoints admin_handler(store, metrics);
+                            .waiter = &waiter,
+                            .login = &login});
+  const bool push_mtls = !o.push_ca.empty();
+  if (push_mtls) {
+    admin_options.tls_cert_file = o.push_cert;
+    admin_options.tls_key_file = o.push_key;
+  }
+  const server::AdminEndpointOptions push_auth{
+      .push_auth = push_mtls ? server::PushAuth::kClientCertificate : server::PushAuth::kLoopback,
+      .admin_address = admin_options.listen_address};
+  server::AdminEndpoints admin_handler(store, metrics, push_auth);
   admin_handler.SetPushHook([](const StatusOr<server::ConfigVersion>& r) {
     if (r.ok())
       spdlog::info("config push: version {} in force", r->version);
@@ -253,7 +320,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& err) {
 
   refresher.Start();
   server::ProxyServer proxy(gate, net);
-  server::AdminServer admin(admin_handler, admin_options);
+  server::AdminServer admin(admin_handler, admin_options, o.push_ca);
   if (Status s = proxy.Start(); !s.ok()) {
     err << "gatehouse-proxy serve: listener: " << s.message() << "\n";
     return 1;
@@ -267,6 +334,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& err) {
     watcher.emplace(o.policies_dir, [&] { ReloadPolicies(o.policies_dir, store, metrics); });
     watcher->Start();
   }
+  spdlog::info("{}", server::DescribePushAuth(push_auth));
   spdlog::info("listening on {}:{}, admin on {}:{}", net.listen_address, proxy.port(),
                admin_options.listen_address, admin.port());
 

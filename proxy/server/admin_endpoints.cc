@@ -25,6 +25,34 @@ LocalResponse Json(const http::request<http::string_body>& request, http::status
 
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
+bool AdminBoundToLoopback(const AdminEndpointOptions& options) {
+  StatusOr<policy::IpAddress> bound = policy::ParseIpAddress(options.admin_address);
+  return bound.ok() && IsLoopback(*bound);
+}
+
+// Ok when this connection may replace the config; the refusal names what is missing.
+Status AuthorizePush(const AdminEndpointOptions& options, const ClientInfo& client) {
+  if (options.push_auth == PushAuth::kClientCertificate) {
+    // Security: the TLS layer already failed any certificate that does not
+    // chain to the push CA; a connection without one (a probe, a scraper, an
+    // attacker) is refused here.
+    if (client.tls && client.client_cert_verified) return Status::Ok();
+    return PermissionDeniedError("config pushes need a client certificate issued by the push CA");
+  }
+  // Security: without mTLS a push travels in plaintext with the fleet's
+  // secrets, so it is accepted only where it cannot leave the machine: the
+  // admin port bound to loopback, and the peer on loopback too.
+  if (!AdminBoundToLoopback(options)) {
+    return PermissionDeniedError(
+        "config pushes are refused: the admin port is not bound to a loopback address and no "
+        "push CA is configured (--push-ca, --push-cert, --push-key)");
+  }
+  if (!IsLoopback(client.address)) {
+    return PermissionDeniedError("config pushes are accepted only from loopback without mTLS");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool IsLoopback(const policy::IpAddress& a) {
@@ -37,6 +65,18 @@ bool IsLoopback(const policy::IpAddress& a) {
     if (a.bytes[i] != 0) return false;
   }
   return a.bytes[10] == 0xff && a.bytes[11] == 0xff && a.bytes[12] == 127;
+}
+
+std::string DescribePushAuth(const AdminEndpointOptions& options) {
+  if (options.push_auth == PushAuth::kClientCertificate) {
+    return "config pushes: mTLS, client certificates issued by the push CA";
+  }
+  if (AdminBoundToLoopback(options)) {
+    return "config pushes: plain HTTP from loopback only (admin bound to " + options.admin_address +
+           ", no push CA)";
+  }
+  return "config pushes: REFUSED (admin bound to " + options.admin_address +
+         " without --push-ca/--push-cert/--push-key); the config comes from the bootstrap only";
 }
 
 LocalResponse AdminEndpoints::Handle(const http::request<http::string_body>& request,
@@ -76,10 +116,9 @@ LocalResponse AdminEndpoints::Handle(const http::request<http::string_body>& req
 
 LocalResponse AdminEndpoints::PutConfig(const http::request<http::string_body>& request,
                                         const ClientInfo& client) {
-  // Security: without mTLS, only a process on this machine may push policies.
-  if (options_.push_loopback_only && !IsLoopback(client.address)) {
-    return Json(request, http::status::forbidden,
-                {{"error", "config pushes are accepted only from loopback without mTLS"}});
+  if (Status allowed = AuthorizePush(options_, client); !allowed.ok()) {
+    if (push_hook_) push_hook_(allowed);
+    return Json(request, http::status::forbidden, {{"error", allowed.message()}});
   }
   StatusOr<ConfigVersion> applied = store_.ApplyFleetConfig(request.body());
   if (push_hook_) push_hook_(applied);

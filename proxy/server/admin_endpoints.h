@@ -1,6 +1,7 @@
 // AdminEndpoints: the admin port's AdminHandler (gate.h).
 //
-//   AdminEndpoints admin(store, metrics, {.push_loopback_only = true});
+//   AdminEndpoints admin(store, metrics, {.push_auth = PushAuth::kClientCertificate});
+//   AdminEndpoints local(store, metrics, {.admin_address = "127.0.0.1"});  // no push CA
 //   LocalResponse r = admin.Handle(request, client);
 //
 //   GET  /healthz     200 "ok" while the process runs
@@ -10,7 +11,7 @@
 //   PUT  /v1/config   a fleet config: 200 {"version","sha256"} now in force;
 //                     400 {"error": ...} invalid (the old config stays);
 //                     409 older than (or conflicting with) the version in force;
-//                     403 from a non-loopback client when pushes are loopback-only
+//                     403 when the push is not authenticated (PushAuth below)
 //   anything else     404 (405 for a known path with another method)
 #pragma once
 
@@ -23,11 +24,29 @@
 
 namespace gatehouse::server {
 
-struct AdminEndpointOptions {
-  // Without mTLS (a later issue) a push is accepted only from a loopback
-  // peer, so nobody else on the network can replace the policies.
-  bool push_loopback_only = true;
+// How PUT /v1/config is authenticated (PRODUCT.md section 4). A push
+// replaces every policy of the proxy and carries the fleet's secrets, so
+// whoever may push owns the proxy.
+enum class PushAuth {
+  // No push CA: plain-HTTP pushes only when the admin port is bound to a
+  // loopback address (nobody off the machine can reach it), and only from a
+  // loopback peer. Bound to anything else, every push is refused.
+  kLoopback,
+  // --push-ca: only connections whose client certificate verified against the
+  // push CA (ClientInfo::client_cert_verified, set by AdminServer).
+  kClientCertificate,
 };
+
+struct AdminEndpointOptions {
+  PushAuth push_auth = PushAuth::kLoopback;
+  // The IP literal the admin port is bound to ("127.0.0.1", "0.0.0.0", "::1").
+  // kLoopback refuses every push unless this is a loopback address; empty or
+  // unparsable counts as not loopback (deny by default).
+  std::string admin_address;
+};
+
+// One line for the start-up log: which pushes this admin port accepts.
+std::string DescribePushAuth(const AdminEndpointOptions& options);
 
 class AdminEndpoints final : public AdminHandler {
  public:

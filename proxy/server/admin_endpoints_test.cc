@@ -48,7 +48,7 @@ TEST(AdminEndpointsTest, Endpoints) {
   FakeKeys keys;
   ProxyMetrics metrics;
   ConfigStore store(keys, &metrics);
-  AdminEndpoints admin(store, metrics);
+  AdminEndpoints admin(store, metrics, {.admin_address = "127.0.0.1"});
   const std::vector<Call> calls = {
       {"healthz", http::verb::get, "/healthz", "", "127.0.0.1", 200, "ok"},
       {"not ready before a config", http::verb::get, "/readyz", "", "127.0.0.1", 503, "no config"},
@@ -75,6 +75,125 @@ TEST(AdminEndpointsTest, Endpoints) {
     EXPECT_EQ(r.result_int(), c.status) << r.body();
     EXPECT_NE(r.body().find(c.body_contains), std::string::npos) << r.body();
   }
+}
+
+struct PushCase {
+  std::string scenario;
+  AdminEndpointOptions options;
+  std::string client;
+  bool tls;
+  bool cert_verified;
+  http::verb method;
+  std::string target;
+  unsigned status;
+  std::string body_contains;
+};
+
+// Who may replace the config: every refused push must leave the store empty.
+TEST(AdminEndpointsTest, PushAuthentication) {
+  const AdminEndpointOptions loopback_bound{.admin_address = "127.0.0.1"};
+  const AdminEndpointOptions mtls{.push_auth = PushAuth::kClientCertificate,
+                                  .admin_address = "0.0.0.0"};
+  const http::verb put = http::verb::put;
+  const std::vector<PushCase> cases = {
+      {"loopback admin, loopback peer", loopback_bound, "127.0.0.1", false, false, put,
+       "/v1/config", 200, "\"version\":5"},
+      {"loopback admin, v6 loopback",
+       {.admin_address = "::1"},
+       "::1",
+       false,
+       false,
+       put,
+       "/v1/config",
+       200,
+       "\"version\":5"},
+      {"loopback admin, remote peer", loopback_bound, "10.0.0.9", false, false, put, "/v1/config",
+       403, "only from loopback"},
+      {"wildcard admin, loopback peer",
+       {.admin_address = "0.0.0.0"},
+       "127.0.0.1",
+       false,
+       false,
+       put,
+       "/v1/config",
+       403,
+       "not bound to a loopback"},
+      {"v6 wildcard admin",
+       {.admin_address = "::"},
+       "::1",
+       false,
+       false,
+       put,
+       "/v1/config",
+       403,
+       "not bound to a loopback"},
+      {"pod address admin",
+       {.admin_address = "10.1.2.3"},
+       "127.0.0.1",
+       false,
+       false,
+       put,
+       "/v1/config",
+       403,
+       "--push-ca"},
+      {"unset admin address denies",
+       {},
+       "127.0.0.1",
+       false,
+       false,
+       put,
+       "/v1/config",
+       403,
+       "not bound"},
+      {"host name is not an address",
+       {.admin_address = "localhost"},
+       "127.0.0.1",
+       false,
+       false,
+       put,
+       "/v1/config",
+       403,
+       "not bound"},
+      {"mtls: verified client cert from anywhere", mtls, "10.0.0.9", true, true, put, "/v1/config",
+       200, "\"version\":5"},
+      {"mtls: no client cert, even from loopback", mtls, "127.0.0.1", true, false, put,
+       "/v1/config", 403, "client certificate"},
+      {"mtls: flag without TLS is not trusted", mtls, "127.0.0.1", false, true, put, "/v1/config",
+       403, "client certificate"},
+      {"mtls: probes need no cert", mtls, "10.0.0.9", true, false, http::verb::get, "/healthz", 200,
+       "ok"},
+      {"mtls: scrapes need no cert", mtls, "10.0.0.9", true, false, http::verb::get, "/metrics",
+       200, "gatehouse_config_version"},
+      {"mtls: version readable without cert", mtls, "10.0.0.9", true, false, http::verb::get,
+       "/v1/config", 404, "no config"},
+  };
+  for (const PushCase& c : cases) {
+    SCOPED_TRACE(c.scenario);
+    FakeKeys keys;
+    ProxyMetrics metrics;
+    ConfigStore store(keys, &metrics);
+    AdminEndpoints admin(store, metrics, c.options);
+    int hook_calls = 0;
+    admin.SetPushHook([&](const StatusOr<ConfigVersion>&) { ++hook_calls; });
+    ClientInfo client = From(c.client);
+    client.tls = c.tls;
+    client.client_cert_verified = c.cert_verified;
+    const std::string body = c.method == put ? Fleet(5) : "";
+    LocalResponse r = admin.Handle(Request(c.method, c.target, body), client);
+    EXPECT_EQ(r.result_int(), c.status) << r.body();
+    EXPECT_NE(r.body().find(c.body_contains), std::string::npos) << r.body();
+    const bool applied = store.Current() != nullptr;
+    EXPECT_EQ(applied, c.method == put && c.status == 200);
+    EXPECT_EQ(hook_calls, c.method == put ? 1 : 0) << "every push is reported, refused or not";
+  }
+}
+
+TEST(AdminEndpointsTest, DescribePushAuth) {
+  EXPECT_NE(DescribePushAuth({.push_auth = PushAuth::kClientCertificate}).find("mTLS"),
+            std::string::npos);
+  EXPECT_NE(DescribePushAuth({.admin_address = "127.0.0.1"}).find("loopback only"),
+            std::string::npos);
+  EXPECT_NE(DescribePushAuth({.admin_address = "0.0.0.0"}).find("REFUSED"), std::string::npos);
 }
 
 TEST(AdminEndpointsTest, IsLoopback) {

@@ -102,13 +102,18 @@ asio::awaitable<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, Ad
 
 asio::awaitable<void> AdminSession(NetStream stream, AdminHandler& handler,
                                    const AdminOptions& options) {
-  const ClientInfo client = AdminClientInfo(stream.tcp().socket(), stream.is_tls());
+  ClientInfo client = AdminClientInfo(stream.tcp().socket(), stream.is_tls());
   error_code ec;
   if (stream.is_tls()) {
     stream.tcp().expires_after(options.header_timeout);
     co_await stream.tls()->async_handshake(ssl::stream_base::server,
                                            asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    // A certificate that does not verify ends here (tls_context.h): no request is read.
+    if (ec) {
+      stream.Close();
+      co_return;
+    }
+    client.client_cert_verified = HasVerifiedClientCertificate(*stream.tls());
   }
   beast::flat_buffer buffer;
   while (co_await ServeOne(stream, buffer, handler, options, client)) {
@@ -124,6 +129,9 @@ asio::awaitable<void> AdminAccept(tcp::acceptor& acceptor, ssl::context* tls, Ad
         co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) continue;
+    // TLS writes a response head and body as separate records: without this,
+    // Nagle holds the second until the client's delayed ACK (~40 ms per push).
+    socket.set_option(tcp::no_delay(true), ec);
     beast::tcp_stream tcp_stream(std::move(socket));
     NetStream stream =
         tls ? NetStream(std::move(tcp_stream), *tls) : NetStream(std::move(tcp_stream));
@@ -134,16 +142,24 @@ asio::awaitable<void> AdminAccept(tcp::acceptor& acceptor, ssl::context* tls, Ad
 
 }  // namespace
 
-AdminServer::AdminServer(AdminHandler& handler, AdminOptions options)
-    : handler_(handler), options_(std::move(options)) {}
+AdminServer::AdminServer(AdminHandler& handler, AdminOptions options, std::string client_ca_file)
+    : handler_(handler), options_(std::move(options)), client_ca_file_(std::move(client_ca_file)) {}
 
 AdminServer::~AdminServer() { Stop(); }
 
 Status AdminServer::Start() {
   if (state_) return FailedPreconditionError("AdminServer already started");
   auto state = std::make_unique<State>();
+  if (!client_ca_file_.empty() &&
+      (options_.tls_cert_file.empty() || options_.tls_key_file.empty())) {
+    return InvalidArgumentError(
+        "client certificates on the admin port need its certificate and key");
+  }
   if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
-    auto tls = MakeServerTlsContext(options_.tls_cert_file, options_.tls_key_file);
+    auto tls =
+        client_ca_file_.empty()
+            ? MakeServerTlsContext(options_.tls_cert_file, options_.tls_key_file)
+            : MakeAdminTlsContext(options_.tls_cert_file, options_.tls_key_file, client_ca_file_);
     if (!tls.ok()) return tls.status();
     state->tls = std::move(*tls);
   }

@@ -8,8 +8,13 @@
 //   admin.port();
 //   admin.Stop();
 //
-// HTTPS when AdminOptions has a certificate and key (tls_context.h); client
-// certificate verification (mTLS for the operator's push) will be added there.
+// HTTPS when AdminOptions has a certificate and key (tls_context.h). With a
+// `client_ca_file` as well (the push CA) the port asks every client for a
+// certificate: one that verifies sets ClientInfo::client_cert_verified for
+// the handler (which allows pushes only then); one that does not verify fails
+// the handshake; none at all is served (probes and scrapes carry none).
+//
+//   AdminServer admin(handler, admin_options, "/etc/gatehouse/push/ca.crt");
 #pragma once
 
 // clang-format off
@@ -18,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "proxy/core/status.h"
 #include "proxy/server/gate.h"
@@ -27,7 +33,7 @@ namespace gatehouse::server {
 
 class AdminServer {
  public:
-  AdminServer(AdminHandler& handler, AdminOptions options);
+  AdminServer(AdminHandler& handler, AdminOptions options, std::string client_ca_file = "");
   ~AdminServer();  // Stop()
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -40,6 +46,7 @@ class AdminServer {
   struct State;
   AdminHandler& handler_;
   AdminOptions options_;
+  std::string client_ca_file_;
   uint16_t port_ = 0;
   std::unique_ptr<State> state_;
 };

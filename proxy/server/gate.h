@@ -46,6 +46,9 @@ struct ClientInfo {
   policy::IpAddress address;  // the TCP peer; client-sent X-Forwarded-For is never trusted
   std::string address_text;   // for X-Forwarded-For and the audit line
   bool tls = false;           // the listener's scheme, for X-Forwarded-Proto
+  // Admin port only: the TLS peer presented a client certificate that verified
+  // against the push CA (admin_server.h). Always false on the listener.
+  bool client_cert_verified = false;
 };
 
 // Where a policy's traffic goes. Built once per config snapshot, shared by requests.

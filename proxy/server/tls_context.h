@@ -11,8 +11,11 @@
 //   NetStream upstream(std::move(tcp), upstream_ctx->get());
 //   SetClientTlsPeer(*upstream.tls(), "metabase.example.com"); // SNI + name check
 //
+//   auto admin_ctx = MakeAdminTlsContext(cert_file, key_file, push_ca_file);  // mTLS push
+//   ... handshake ...
+//   bool may_push = HasVerifiedClientCertificate(*stream.tls());
+//
 // Timeouts are set on the TCP layer (tcp()), which bounds TLS operations too.
-// The admin port's client-certificate verification (mTLS) will grow here.
 #pragma once
 
 // clang-format off
@@ -36,6 +39,21 @@ namespace ssl = boost::asio::ssl;
 // Reads a PEM certificate chain and private key. TLS 1.2+ only.
 StatusOr<std::unique_ptr<ssl::context>> MakeServerTlsContext(const std::string& cert_file,
                                                              const std::string& key_file);
+
+// The admin port with pushes authenticated by client certificates: serves
+// `cert_file`/`key_file` and ASKS for a client certificate that chains to
+// `client_ca_file` (PEM; the only trust anchor, no system store). A client
+// that presents none still completes the handshake (kubelet probes and
+// Prometheus scrapes carry no certificate); one that presents a certificate
+// which does not verify (another CA, expired, not for client authentication)
+// fails the handshake. HasVerifiedClientCertificate() tells the two apart.
+StatusOr<std::unique_ptr<ssl::context>> MakeAdminTlsContext(const std::string& cert_file,
+                                                            const std::string& key_file,
+                                                            const std::string& client_ca_file);
+
+// True only after a completed handshake in which the peer presented a
+// certificate that verified against the context's client CA.
+bool HasVerifiedClientCertificate(boost::beast::ssl_stream<boost::beast::tcp_stream>& stream);
 
 // Verifies upstream certificates against the system store plus `ca_file`
 // (PEM, optional). TLS 1.2+ only.
