@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "proxy/policy/policy_parser.h"
 #include "proxy/policy/policy_validator.h"
@@ -249,7 +251,7 @@ std::string SerializeFleetConfig(const FleetConfig& config) {
          config.content;
 }
 
-StatusOr<FleetConfig> ParseFleetConfigEnvelope(std::string_view bytes) {
+StatusOr<FleetConfigView> ParseFleetConfigEnvelopeView(std::string_view bytes) {
   constexpr size_t kMaxHeaderBytes = 1024;
   size_t newline = bytes.substr(0, kMaxHeaderBytes).find('\n');
   if (newline == std::string_view::npos) {
@@ -270,10 +272,10 @@ StatusOr<FleetConfig> ParseFleetConfigEnvelope(std::string_view bytes) {
   if (sha == header->end() || !sha->is_string()) {
     return InvalidArgumentError("fleet config header: sha256 must be a string");
   }
-  FleetConfig config;
+  FleetConfigView config;
   config.version = version->get<int64_t>();
   config.sha256 = sha->get<std::string>();
-  config.content = std::string(bytes.substr(newline + 1));
+  config.content = bytes.substr(newline + 1);
   // A truncated or altered push must never half-apply: the digest covers every byte.
   if (Sha256Hex(config.content) != config.sha256) {
     return InvalidArgumentError("fleet config envelope: sha256 does not match the content");
@@ -281,8 +283,77 @@ StatusOr<FleetConfig> ParseFleetConfigEnvelope(std::string_view bytes) {
   return config;
 }
 
+StatusOr<FleetConfig> ParseFleetConfigEnvelope(std::string_view bytes) {
+  StatusOr<FleetConfigView> view = ParseFleetConfigEnvelopeView(bytes);
+  if (!view.ok()) return view.status();
+  return FleetConfig{view->version, std::move(view->sha256), std::string(view->content)};
+}
+
+namespace {
+
+// One element of "policies", in order: validated while parsing when it needs
+// no Secret, otherwise kept as JSON until the Secrets (after it) are read.
+struct StreamedPolicy {
+  std::optional<AccessPolicy> parsed;
+  json object;  // meaningful when `parsed` is empty
+};
+
+// Parses the content with every element of the top-level "policies" array
+// taken out of the tree as soon as it is complete (see ParseFleetConfigContent).
+StatusOr<json> ParseContentStreamingPolicies(std::string_view content,
+                                             std::vector<StreamedPolicy>* out) {
+  if (content.size() > kMaxFleetConfigBytes) {
+    return ResourceExhaustedError("fleet config is larger than " +
+                                  std::to_string(kMaxFleetConfigBytes) + " bytes");
+  }
+  Status nesting = CheckJsonNesting(content);
+  if (!nesting.ok()) return nesting;
+  const SecretStore no_secrets;
+  std::string top_key;
+  bool in_policies = false;
+  using Event = json::parse_event_t;
+  auto take = [&](int depth, Event event, json& value) -> bool {
+    if (depth == 1 && event == Event::key) {
+      top_key = value.get<std::string>();
+      // Duplicate keys: the last "policies" wins, as in the plain parse.
+      if (top_key == "policies") out->clear();
+      return true;
+    }
+    if (depth == 1 && (event == Event::array_start || event == Event::array_end)) {
+      in_policies = event == Event::array_start && top_key == "policies";
+      return true;
+    }
+    const bool element_done =
+        event == Event::value || event == Event::object_end || event == Event::array_end;
+    if (!in_policies || depth != 2 || !element_done) return true;
+    StreamedPolicy element;
+    PolicyObjectResult early = ParsePolicyObject(value, no_secrets);
+    if (early.policy) {
+      element.parsed = std::move(early.policy);
+    } else {
+      element.object = std::move(value);
+    }
+    out->push_back(std::move(element));
+    return false;  // dropped from the tree: `out` holds it
+  };
+  json value = json::parse(content, take, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return InvalidArgumentError("fleet config is not valid JSON");
+  if (!value.is_object()) return InvalidArgumentError("fleet config must be a JSON object");
+  return value;
+}
+
+}  // namespace
+
+// Scale: a 10,000-policy config is ~15 MB of JSON; as one nlohmann tree it
+// costs several times that. Each policy is therefore validated as soon as its
+// element is parsed, against no Secrets (they come after the policies), and
+// its JSON dropped; only policies that reference a Secret (or are invalid)
+// wait as JSON for the second pass. The result is the same as validating
+// after the Secrets: validation only looks Secrets up, and a policy that
+// validates without any looked none up.
 StatusOr<std::vector<AccessPolicy>> ParseFleetConfigContent(std::string_view content) {
-  StatusOr<json> doc = ParseJsonDocument(content, "fleet config");
+  std::vector<StreamedPolicy> elements;
+  StatusOr<json> doc = ParseContentStreamingPolicies(content, &elements);
   if (!doc.ok()) return doc.status();
   for (const auto& [key, value] : doc->items()) {
     if (key != "policies" && key != "secrets") {
@@ -299,12 +370,18 @@ StatusOr<std::vector<AccessPolicy>> ParseFleetConfigContent(std::string_view con
     return InvalidArgumentError("fleet config: policies must be a list");
   }
   std::vector<AccessPolicy> policies;
-  policies.reserve(list->size());
+  policies.reserve(elements.size());
   std::vector<std::string> problems;
   std::map<std::string, size_t> seen;
-  for (size_t i = 0; i < list->size(); ++i) {
+  for (size_t i = 0; i < elements.size(); ++i) {
     std::string where = "policies[" + std::to_string(i) + "]";
-    PolicyObjectResult parsed = ParsePolicyObject((*list)[i], secrets);
+    PolicyObjectResult parsed;
+    if (elements[i].parsed) {
+      parsed.policy = std::move(elements[i].parsed);
+    } else {
+      parsed = ParsePolicyObject(elements[i].object, secrets);
+      elements[i].object = nullptr;
+    }
     for (const PolicyError& error : parsed.errors) {
       std::string who = error.policy.empty() ? "" : " (" + error.policy + ")";
       problems.push_back(where + who + ": " + error.FieldMessage());

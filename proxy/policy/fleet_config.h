@@ -47,6 +47,14 @@ std::string SerializeFleetConfig(const FleetConfig& config);
 
 // The envelope: version >= 1, sha256 well-formed and matching the content.
 StatusOr<FleetConfig> ParseFleetConfigEnvelope(std::string_view bytes);
+// The same checks without copying the content (a 10,000-policy config is
+// ~15 MB): `content` views into `bytes`, which must outlive the result.
+struct FleetConfigView {
+  int64_t version = 0;
+  std::string sha256;
+  std::string_view content;
+};
+StatusOr<FleetConfigView> ParseFleetConfigEnvelopeView(std::string_view bytes);
 // The content: every policy validated as if it came from YAML; any invalid
 // policy, bad secret entry or duplicate rejects the whole config (a proxy keeps
 // its previous one). The message lists the problems ("policies[3] (ns/name): ...").

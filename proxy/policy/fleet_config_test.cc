@@ -182,6 +182,63 @@ TEST(FleetConfigTest, RejectsInvalidContent) {
   }
 }
 
+// Policies are validated while the content is parsed (scale); element
+// indexes, non-object elements, a "policies" that is not a list and a
+// duplicated "policies" key (the last one counts) behave as a whole parse does.
+TEST(FleetConfigTest, StreamedPoliciesKeepIndexesAndLastKeyWins) {
+  const std::vector<AccessPolicy> policies = TestdataPolicies();
+  const std::string valid = RenderFleetConfigContent(policies);
+  const size_t list_end = valid.find("],\"secrets\"");
+  ASSERT_NE(list_end, std::string::npos);
+  std::string trailing = valid;
+  trailing.insert(list_end, ",42");
+  struct Case {
+    std::string name;
+    std::string content;
+    std::string message_part;  // "" = accepted
+    size_t accepted = 0;
+  };
+  const std::vector<Case> cases = {
+      {"non-object element keeps its index", trailing,
+       "policies[" + std::to_string(policies.size()) + "]"},
+      {"first element bad", "{\"policies\":[[],{}]}", "policies[0]"},
+      {"every element counts", "{\"policies\":[42,\"x\"]}", "policies[1]"},
+      {"policies is an object", "{\"policies\":{\"a\":{}}}", "policies must be a list"},
+      {"last policies key wins (empty)", "{\"policies\":[1],\"policies\":[]}", "", 0},
+      {"last policies key wins (bad)", "{\"policies\":[],\"policies\":[true]}", "policies[0]"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    StatusOr<std::vector<AccessPolicy>> got = ParseFleetConfigContent(c.content);
+    if (c.message_part.empty()) {
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      EXPECT_EQ(got->size(), c.accepted);
+    } else {
+      ASSERT_FALSE(got.ok());
+      EXPECT_THAT(got.status().message(), testing::HasSubstr(c.message_part));
+    }
+  }
+  StatusOr<std::vector<AccessPolicy>> round = ParseFleetConfigContent(valid);
+  ASSERT_TRUE(round.ok()) << round.status().message();
+  EXPECT_EQ(round->size(), policies.size());
+}
+
+TEST(FleetConfigTest, EnvelopeViewChecksLikeTheCopyAndPointsIntoTheBytes) {
+  const FleetConfig config = MakeFleetConfig(3, TestdataPolicies());
+  const std::string wire = SerializeFleetConfig(config);
+  StatusOr<FleetConfigView> view = ParseFleetConfigEnvelopeView(wire);
+  ASSERT_TRUE(view.ok()) << view.status().message();
+  EXPECT_EQ(view->version, 3);
+  EXPECT_EQ(view->sha256, config.sha256);
+  EXPECT_EQ(view->content, config.content);
+  EXPECT_EQ(view->content.data() + view->content.size(), wire.data() + wire.size());
+  std::string tampered = wire;
+  tampered.back() = tampered.back() == '}' ? ']' : '}';
+  StatusOr<FleetConfigView> bad = ParseFleetConfigEnvelopeView(tampered);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), testing::HasSubstr("sha256 does not match"));
+}
+
 TEST(FleetConfigTest, RejectsDuplicatePoliciesAndBadEnvelopes) {
   std::vector<AccessPolicy> twice = TestdataPolicies();
   twice.push_back(twice[0]);

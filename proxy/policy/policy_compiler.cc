@@ -221,6 +221,7 @@ std::optional<PolicyError> CompilePolicy(AccessPolicy policy, CompiledPolicy* ou
     return sink.Take();
   }
   out->path_prefix = policy.spec.path_prefix;
+  out->rules.reserve(policy.spec.rules.size());
   for (size_t i = 0; i < policy.spec.rules.size(); ++i) {
     CompiledRule rule;
     if (!CompileRule(policy.spec.rules[i], Indexed("spec.rules", i), &rule, &sink)) {

@@ -1,6 +1,8 @@
 #include "proxy/policy/policy_parser.h"
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "proxy/policy/policy_validator.h"
@@ -28,53 +30,69 @@ void AppendIssues(const validation::Issues& issues, const SourceLocation& source
   }
 }
 
+// A policy document in input order: validated already when the Secrets seen
+// before it were enough, otherwise its JSON waits for every Secret.
 struct PendingPolicy {
-  const json* object;
+  std::optional<AccessPolicy> parsed;
+  std::unique_ptr<json> object;  // set when `parsed` is not
   SourceLocation source;
 };
 
-// Everything read from the files before policies are validated.
+// Everything read from the files before the remaining policies are validated.
 struct Gathered {
-  std::vector<json> documents;  // owns the JSON the pending entries point into
   std::vector<PendingPolicy> policies;
   SecretStore secrets;
-  std::vector<PolicyError> errors;
+  std::vector<PolicyError> file_errors;      // YAML problems, in file order
+  std::vector<PolicyError> document_errors;  // Secret and kind problems, in document order
 };
 
 void GatherSecret(const json& doc, const SourceLocation& source, Gathered* out) {
   validation::Issues issues;
   std::optional<ParsedSecret> secret = ParseSecretObject(doc, &issues);
   if (!secret) {
-    AppendIssues(issues, source, "", &out->errors);
+    AppendIssues(issues, source, "", &out->document_errors);
     return;
   }
   std::string key = secret->namespace_name + "/" + secret->name;
   if (!out->secrets.Add(secret->namespace_name, secret->name, std::move(secret->data))) {
-    out->errors.push_back(
+    out->document_errors.push_back(
         MakeError(source, "", "metadata.name", "Secret " + key + " is defined more than once"));
   }
 }
 
 // Sorts one document by kind. Only the kind is read here; the validators
 // check everything else (including apiVersion) with field paths.
-void GatherDocument(const json& doc, const SourceLocation& source, Gathered* out) {
+//
+// Scale: a policy is validated as soon as it is read when the Secrets seen so
+// far resolve it, so only the JSON of policies that wait for a later Secret
+// (or are invalid) stays alive; 10,000 policies no longer hold 10,000 JSON
+// trees at once. The result is the same as validating after every Secret:
+// SecretStore::Add never replaces a Secret and validation only looks Secrets
+// up, so a lookup that succeeds now returns the same value later, and a
+// policy that fails now is validated again, with every Secret, at the end.
+void GatherDocument(json doc, const SourceLocation& source, Gathered* out) {
   if (doc.is_null()) return;  // an empty document ("---" twice, comments only)
   if (!doc.is_object()) {
-    out->errors.push_back(MakeError(source, "", "", "a document must be a mapping (an object)"));
+    out->document_errors.push_back(
+        MakeError(source, "", "", "a document must be a mapping (an object)"));
     return;
   }
   auto kind = doc.find("kind");
   if (kind == doc.end() || !kind->is_string()) {
-    out->errors.push_back(MakeError(source, "", "kind", "is required (AccessPolicy or Secret)"));
+    out->document_errors.push_back(
+        MakeError(source, "", "kind", "is required (AccessPolicy or Secret)"));
     return;
   }
   const std::string& name = kind->get_ref<const std::string&>();
   if (name == "AccessPolicy") {
-    out->policies.push_back({&doc, source});
+    PolicyObjectResult early = ParsePolicyObject(doc, out->secrets, source);
+    PendingPolicy pending{std::move(early.policy), nullptr, source};
+    if (!pending.parsed) pending.object = std::make_unique<json>(std::move(doc));
+    out->policies.push_back(std::move(pending));
   } else if (name == "Secret") {
     GatherSecret(doc, source, out);
   } else {
-    out->errors.push_back(
+    out->document_errors.push_back(
         MakeError(source, "", "kind",
                   "must be AccessPolicy or Secret (got " + validation::Quote(name) + ")"));
   }
@@ -82,20 +100,17 @@ void GatherDocument(const json& doc, const SourceLocation& source, Gathered* out
 
 Gathered GatherFiles(const std::vector<SourceFile>& files) {
   Gathered out;
-  std::vector<std::pair<size_t, SourceLocation>> placed;  // document index -> where
   for (const SourceFile& file : files) {
     StatusOr<std::vector<json>> docs = YamlDocumentsToJson(file.content);
     if (!docs.ok()) {
-      out.errors.push_back(MakeError({file.path, 0}, "", "", docs.status().message()));
+      out.file_errors.push_back(MakeError({file.path, 0}, "", "", docs.status().message()));
       continue;
     }
     for (size_t i = 0; i < docs->size(); ++i) {
-      placed.emplace_back(out.documents.size(), SourceLocation{file.path, static_cast<int>(i + 1)});
-      out.documents.push_back(std::move((*docs)[i]));
+      GatherDocument(std::move((*docs)[i]), SourceLocation{file.path, static_cast<int>(i + 1)},
+                     &out);
     }
   }
-  // Pointers into `documents` are taken only now that it no longer grows.
-  for (const auto& [index, source] : placed) GatherDocument(out.documents[index], source, &out);
   return out;
 }
 
@@ -130,11 +145,17 @@ StatusOr<AccessPolicy> ParsePolicyJson(const json& object, const SecretStore& se
 ParseResult ParsePolicyFiles(const std::vector<SourceFile>& files) {
   Gathered gathered = GatherFiles(files);
   ParseResult result;
-  result.errors = std::move(gathered.errors);
+  result.errors = std::move(gathered.file_errors);
+  for (PolicyError& error : gathered.document_errors) result.errors.push_back(std::move(error));
   std::map<std::string, SourceLocation> first_seen;  // namespace/name -> first document
-  for (const PendingPolicy& pending : gathered.policies) {
-    PolicyObjectResult parsed =
-        ParsePolicyObject(*pending.object, gathered.secrets, pending.source);
+  for (PendingPolicy& pending : gathered.policies) {
+    PolicyObjectResult parsed;
+    if (pending.parsed) {
+      parsed.policy = std::move(pending.parsed);
+    } else {
+      parsed = ParsePolicyObject(*pending.object, gathered.secrets, pending.source);
+      pending.object.reset();
+    }
     // The key is known even for an invalid policy when its metadata was valid;
     // a later duplicate is reported even if the first copy was rejected.
     std::string key;

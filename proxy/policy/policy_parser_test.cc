@@ -114,6 +114,21 @@ TEST(PolicyParserTest, Scenarios) {
        {{"p.yaml", Policy("one", "{groups: [a]}", metabase)}, {"s.yaml", secret}},
        {"apps/one"},
        {}},
+      {"secret before the policy, other file",
+       {{"s.yaml", secret}, {"p.yaml", Policy("one", "{groups: [a]}", metabase)}},
+       {"apps/one"},
+       {}},
+      {"policies resolved early and late keep input order",
+       {{"p.yaml", Policy("late", "{groups: [a]}", metabase) + "---\n" + Policy("early")},
+        {"s.yaml", secret}},
+       {"apps/late", "apps/early"},
+       {}},
+      {"yaml errors come before document errors",
+       {{"a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"},
+        {"bad.yaml", "a: [\n"}},
+       {},
+       {{"bad.yaml", 0, "", "", "YAML syntax error"},
+        {"a.yaml", 1, "", "kind", "must be AccessPolicy or Secret"}}},
       {"secret missing",
        {{"p.yaml", Policy("one", "{groups: [a]}", metabase)}},
        {},
@@ -153,6 +168,31 @@ TEST(PolicyParserTest, Scenarios) {
        {{"a.yaml", 1, "apps/one", "spec.mode", "must be one of Enforce, Audit"}}},
   };
   for (const ParserScenario& s : scenarios) CheckParse(s);
+}
+
+// A policy validated before a later duplicate Secret keeps the first value,
+// exactly as when every Secret is read before any policy.
+TEST(PolicyParserTest, EarlyResolvedSecretIsTheFirstDefinition) {
+  const std::string first =
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: mb, namespace: apps}\n"
+      "stringData: {secret: first-0123456789abcdef0123456789}\n";
+  const std::string second =
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: mb, namespace: apps}\n"
+      "stringData: {secret: second-0123456789abcdef012345678}\n";
+  const std::string metabase = "  metabase: {sharedSecretRef: {name: mb, key: secret}}\n";
+  for (bool policy_between : {true, false}) {
+    SCOPED_TRACE(policy_between ? "policy between the Secrets" : "policy after both");
+    std::vector<SourceFile> files = {{"s1.yaml", first},
+                                     {"p.yaml", Policy("one", "{groups: [a]}", metabase)},
+                                     {"s2.yaml", second}};
+    if (!policy_between) std::swap(files[1], files[2]);
+    ParseResult r = ParsePolicyFiles(files);
+    ASSERT_EQ(r.policies.size(), 1u);
+    ASSERT_TRUE(r.policies[0].spec.metabase.has_value());
+    EXPECT_EQ(r.policies[0].spec.metabase->shared_secret, "first-0123456789abcdef0123456789");
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_THAT(r.errors[0].message, testing::HasSubstr("defined more than once"));
+  }
 }
 
 TEST(PolicyParserTest, DefaultsAndSourceAreFilled) {

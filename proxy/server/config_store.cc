@@ -16,7 +16,7 @@ StatusOr<ConfigVersion> ConfigStore::Count(StatusOr<ConfigVersion> result) {
 
 StatusOr<ConfigVersion> ConfigStore::ApplyFleetConfig(std::string_view bytes) {
   std::lock_guard<std::mutex> lock(apply_mu_);
-  StatusOr<policy::FleetConfig> envelope = policy::ParseFleetConfigEnvelope(bytes);
+  StatusOr<policy::FleetConfigView> envelope = policy::ParseFleetConfigEnvelopeView(bytes);
   if (!envelope.ok()) return Count(InvalidArgumentError(envelope.status().message()));
   const std::shared_ptr<const FleetSnapshot> current = current_.load();
   if (current != nullptr) {

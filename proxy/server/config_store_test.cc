@@ -129,6 +129,70 @@ TEST(ConfigStoreTest, SnapshotCompilesUpstreamsAndKeepsRateBuckets) {
   EXPECT_EQ(rt2->rate_limiter, rt1->rate_limiter);  // same spec: buckets carry over
 }
 
+// A policy on `host` trusting the issuer config given as YAML flow mapping.
+std::string IssuerPolicy(const std::string& name, const std::string& issuer_flow) {
+  return "apiVersion: gatehouse.dev/v1alpha1\nkind: AccessPolicy\n"
+         "metadata: {name: " +
+         name + ", namespace: team}\nspec:\n  hosts: [" + name +
+         ".example.com]\n  upstream: {url: \"http://127.0.0.1:9000\"}\n"
+         "  authentication: {issuers: [" +
+         issuer_flow + "]}\n  rules:\n    - {name: r, action: Allow, from: {groups: [a]}}\n---\n";
+}
+
+// Policies share a TokenAuthenticator (and so token cache entries) only when
+// every field of every trusted issuer config is equal, and never across
+// snapshots: a token verified for one audience or claim mapping must not be
+// answered from the cache for a policy with another.
+TEST(ConfigStoreTest, AuthenticatorsAreSharedOnlyForEqualIssuerConfigs) {
+  const std::string idp = "issuer: https://idp.example.com, audiences: [gatehouse]";
+  const std::string fleet =
+      IssuerPolicy("a", "{" + idp + "}") + IssuerPolicy("b", "{" + idp + "}") +
+      IssuerPolicy("other-aud", "{issuer: https://idp.example.com, audiences: [other]}") +
+      IssuerPolicy("other-claim", "{" + idp + ", groupsClaim: roles}") +
+      IssuerPolicy("two", "{" + idp + "}, {issuer: https://idp2.example.com, audiences: [x]}") +
+      IssuerPolicy("two-again",
+                   "{" + idp + "}, {issuer: https://idp2.example.com, audiences: [x]}") +
+      IssuerPolicy("two-swapped",
+                   "{issuer: https://idp2.example.com, audiences: [x]}, {" + idp + "}");
+  FakeKeys keys;
+  ConfigStore store(keys, nullptr);
+  ASSERT_TRUE(store.ApplyPolicies(ParseOrDie(fleet)).ok());
+  std::shared_ptr<const FleetSnapshot> s = store.Current();
+  auto auth_of = [&](const std::string& name) -> const auth::TokenAuthenticator* {
+    const PolicyRuntime* rt = s->RuntimeFor(s->policies->FindByKey("team/" + name));
+    return rt == nullptr ? nullptr : rt->authenticator.get();
+  };
+  struct Pair {
+    std::string scenario, x, y;
+    bool shared;
+  };
+  const std::vector<Pair> pairs = {
+      {"equal configs share", "a", "b", true},
+      {"other audience does not", "a", "other-aud", false},
+      {"other claim mapping does not", "a", "other-claim", false},
+      {"equal two-issuer lists share", "two", "two-again", true},
+      {"a subset does not", "a", "two", false},
+      {"another order does not", "two", "two-swapped", false},
+  };
+  for (const Pair& p : pairs) {
+    SCOPED_TRACE(p.scenario);
+    ASSERT_NE(auth_of(p.x), nullptr);
+    ASSERT_NE(auth_of(p.y), nullptr);
+    EXPECT_EQ(auth_of(p.x) == auth_of(p.y), p.shared);
+  }
+  ASSERT_EQ(auth_of("a")->issuers().size(), 1u);
+  EXPECT_EQ(auth_of("a")->issuers()[0].audiences, std::vector<std::string>{"gatehouse"});
+  EXPECT_EQ(auth_of("other-aud")->issuers()[0].audiences, std::vector<std::string>{"other"});
+
+  // A new snapshot builds new authenticators (new cache ids) even for equal configs.
+  const auth::TokenAuthenticator* before = auth_of("a");
+  const std::shared_ptr<const FleetSnapshot> old = s;  // keeps `before` alive
+  ASSERT_TRUE(store.ApplyPolicies(ParseOrDie(fleet + IssuerPolicy("c", "{" + idp + "}"))).ok());
+  s = store.Current();
+  EXPECT_NE(auth_of("a"), before);
+  EXPECT_EQ(auth_of("a"), auth_of("c"));
+}
+
 TEST(ConfigStoreTest, CompileUpstreamForAService) {
   policy::AccessPolicy p;
   p.namespace_name = "analytics";

@@ -1,6 +1,9 @@
 #include "proxy/server/fleet_snapshot.h"
 
 #include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "proxy/policy/policy_validator_syntax.h"
 
@@ -47,9 +50,45 @@ std::unique_ptr<const PolicyLogin> LoginFor(const policy::CompiledPolicy& p) {
   return login;
 }
 
+// One TokenAuthenticator per distinct issuer list within a snapshot: 10,000
+// policies trusting the same IdP hold one copy of its configs, not 10,000.
+//
+// Security: sharing is safe because a verification result depends only on
+// the token, the IssuerConfig (compared whole, every field), the keys and
+// `now`; a cache entry made for one policy is exactly what verifying again
+// for another policy with an equal config would produce. Sharing never
+// crosses snapshots (a new snapshot makes new authenticators with new cache
+// ids), so entries from an older config still never answer for a newer one.
+class AuthenticatorPool {
+ public:
+  explicit AuthenticatorPool(auth::KeyProvider& keys) : keys_(keys) {}
+
+  std::shared_ptr<const auth::TokenAuthenticator> For(
+      const std::vector<auth::IssuerConfig>& issuers) {
+    std::string bucket;
+    for (const auth::IssuerConfig& c : issuers) {
+      bucket += c.issuer;
+      bucket += '\n';
+    }
+    std::vector<std::shared_ptr<const auth::TokenAuthenticator>>& same = by_issuers_[bucket];
+    for (const auto& existing : same) {
+      if (existing->issuers() == issuers) return existing;
+    }
+    same.push_back(std::make_shared<const auth::TokenAuthenticator>(issuers, keys_));
+    return same.back();
+  }
+
+ private:
+  auth::KeyProvider& keys_;
+  // Issuer names joined -> the authenticators with those issuers (full configs compared).
+  std::unordered_map<std::string, std::vector<std::shared_ptr<const auth::TokenAuthenticator>>>
+      by_issuers_;
+};
+
 StatusOr<std::unique_ptr<PolicyRuntime>> BuildRuntime(const policy::CompiledPolicy& p,
                                                       const SnapshotDeps& deps,
-                                                      const FleetSnapshot* previous) {
+                                                      const FleetSnapshot* previous,
+                                                      AuthenticatorPool& authenticators) {
   auto runtime = std::make_unique<PolicyRuntime>();
   runtime->policy = &p;
   StatusOr<UpstreamTarget> upstream = CompileUpstream(p.source);
@@ -59,7 +98,7 @@ StatusOr<std::unique_ptr<PolicyRuntime>> BuildRuntime(const policy::CompiledPoli
   runtime->upstream = std::make_shared<const UpstreamTarget>(std::move(*upstream));
   const auto& issuers = p.source.spec.authentication.issuers;
   if (!issuers.empty()) {
-    runtime->authenticator = std::make_unique<auth::TokenAuthenticator>(issuers, deps.keys);
+    runtime->authenticator = authenticators.For(issuers);
   }
   runtime->headers = IdentityHeaderNames::From(p.source.spec.identity_headers);
   runtime->rate_limiter = LimiterFor(p, deps, previous);
@@ -125,8 +164,11 @@ StatusOr<std::shared_ptr<const FleetSnapshot>> BuildFleetSnapshot(
   snapshot->version = version;
   snapshot->sha256 = std::move(sha256);
   snapshot->policies = compiled.set;
+  AuthenticatorPool authenticators(deps.keys);
+  snapshot->runtimes.reserve(compiled.set->policies().size());
   for (const auto& p : compiled.set->policies()) {
-    StatusOr<std::unique_ptr<PolicyRuntime>> runtime = BuildRuntime(*p, deps, previous);
+    StatusOr<std::unique_ptr<PolicyRuntime>> runtime =
+        BuildRuntime(*p, deps, previous, authenticators);
     if (!runtime.ok()) return runtime.status();
     snapshot->runtimes.emplace(p.get(), std::move(*runtime));
   }

@@ -44,7 +44,9 @@ struct PolicyLogin {
 
 struct PolicyRuntime {
   const policy::CompiledPolicy* policy = nullptr;
-  std::unique_ptr<auth::TokenAuthenticator> authenticator;  // null: no issuers configured
+  // Null: no issuers configured. Policies of one snapshot with equal issuer
+  // lists share one authenticator (and so their token cache entries).
+  std::shared_ptr<const auth::TokenAuthenticator> authenticator;
   std::shared_ptr<const UpstreamTarget> upstream;
   IdentityHeaderNames headers;
   std::shared_ptr<RateLimiter> rate_limiter;  // null: no rateLimit
