@@ -38,22 +38,28 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out signing-key.
 openssl rand 32 | base64 -w0 | tr '+/' '-_' | tr -d '=' >session-keys
 echo >>session-keys
 
-# Push CA, the proxies' server certificate (SANs: the names the operator may
-# verify) and the operator's client certificate.
-openssl req -x509 -new -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days "$days" \
-  -subj "/CN=gatehouse-push-ca" -addext "basicConstraints=critical,CA:TRUE" \
-  -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-issue() {  # NAME CN EXTENSIONS
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
-  printf '%s\n' "$3" >"$1.ext"
-  openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" \
+# Two push CAs: ca.crt signs the proxies' server certificates (SANs: the names
+# the operator may verify), client-ca.crt signs the operator's client
+# certificate. Proxies trust only client-ca.crt for pushes, so a proxy's own
+# certificate (and key) can never push a config to its peers.
+make_ca() {  # NAME CN
+  openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.crt" -days "$days" \
+    -subj "/CN=$2" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+make_ca ca gatehouse-push-server-ca
+make_ca client-ca gatehouse-push-client-ca
+issue() {  # NAME CA CN EXTENSIONS
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$3" 2>/dev/null
+  printf '%s\n' "$4" >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -out "$1.crt" \
     -days "$days" -extfile "$1.ext" 2>/dev/null
 }
-issue server "$server_name" "basicConstraints=CA:FALSE
+issue server ca "$server_name" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
 subjectAltName=DNS:$server_name,DNS:$admin,DNS:$admin.$ns,DNS:$admin.$ns.svc,DNS:$admin.$ns.svc.cluster.local"
-issue client gatehouse-operator "basicConstraints=CA:FALSE
+issue client client-ca gatehouse-operator "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
 
@@ -82,6 +88,7 @@ $labels
 type: kubernetes.io/tls
 data:
   ca.crt: $(b64 ca.crt)
+  client-ca.crt: $(b64 client-ca.crt)
   tls.crt: $(b64 server.crt)
   tls.key: $(b64 server.key)
 ---

@@ -279,8 +279,13 @@ function checkKeySecrets(secrets, label) {
   assert.deepEqual(data('gatehouse-push-operator', 'ca.crt'), data('gatehouse-push-proxy', 'ca.crt'), label);
   const server = new X509Certificate(data('gatehouse-push-proxy', 'tls.crt'));
   const client = new X509Certificate(data('gatehouse-push-operator', 'tls.crt'));
-  for (const [cert, key] of [[server, 'gatehouse-push-proxy'], [client, 'gatehouse-push-operator']]) {
-    assert.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey), `${label}: ${key} not signed by the push CA`);
+  const clientCa = new X509Certificate(data('gatehouse-push-proxy', 'client-ca.crt'));
+  assert.ok(clientCa.ca, `${label}: push client CA is a CA`);
+  // Proxies trust only the client CA for pushes: a proxy certificate must not chain to it.
+  assert.ok(!(server.checkIssued(clientCa) && server.verify(clientCa.publicKey)),
+    `${label}: a proxy certificate must not be able to push`);
+  for (const [cert, key, issuer] of [[server, 'gatehouse-push-proxy', ca], [client, 'gatehouse-push-operator', clientCa]]) {
+    assert.ok(cert.checkIssued(issuer) && cert.verify(issuer.publicKey), `${label}: ${key} not signed by its push CA`);
     assert.ok(cert.checkPrivateKey(createPrivateKey(data(key, 'tls.key'))), `${label}: ${key} key mismatch`);
     assert.ok(!cert.ca, label);
   }
@@ -301,12 +306,15 @@ test('generated keys and certificates are usable, from the chart and from gen-se
   for (const doc of fromScript) assert.deepEqual(await schemaProblems(doc), []);
   const scriptKey = checkKeySecrets(fromScript, 'gen-secrets.sh');
 
-  // The real proxy accepts both signing keys.
+  // The real proxy accepts both signing keys and both session key files.
+  const sessionKeys = (secrets) => Buffer.from(one(secrets, 'Secret', 'gatehouse-keys').data['session-keys'], 'base64');
   const dir = mkdtempSync(path.join(tmpdir(), 'gh-helm-'));
   try {
-    for (const [name, pem] of [['chart.pem', chartKey], ['script.pem', scriptKey]]) {
-      writeFileSync(path.join(dir, name), pem, { mode: 0o600 });
-      const proxy = await startProxy({ policies: dir, args: ['--signing-key', path.join(dir, name)] });
+    for (const [name, pem, sessions] of [['chart', chartKey, sessionKeys(fromChart)], ['script', scriptKey, sessionKeys(fromScript)]]) {
+      writeFileSync(path.join(dir, `${name}.pem`), pem, { mode: 0o600 });
+      writeFileSync(path.join(dir, `${name}.sessions`), sessions, { mode: 0o600 });
+      const proxy = await startProxy({ policies: dir, args: ['--signing-key', path.join(dir, `${name}.pem`),
+        '--session-keys', path.join(dir, `${name}.sessions`)] });
       assert.doesNotMatch(proxy.stderr(), /EPHEMERAL/);
       assert.equal((await proxy.stop()).code, 0);
     }
