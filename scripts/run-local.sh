@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and builds Gatehouse, then runs it in local mode on this machine:
-#   - a local identity provider (the real oidc-provider)    on 127.0.0.1:9400
+#   - a local identity provider (the real oidc-provider)    on 127.0.0.1:9400 (tokens for curl)
+#   - a sign-in identity provider for browsers (the same)    on 127.0.0.1:9401
 #   - a sample upstream standing in for Metabase (echoes)    on 127.0.0.1:9402
 #   - gatehouse-proxy serve --policies examples/local        on localhost:8080 (admin :9901)
 # and prints requests to try. Ctrl-C stops everything.
@@ -33,8 +34,10 @@ log "validating examples/local/ and manifests/examples/"
 "$bin" validate manifests/examples/
 
 node e2e/tools/local-idp.mjs --port 9400 >"$run_dir/idp.log" 2>&1 & pids+=($!)
+node e2e/tools/login-idp.mjs --port 9401 >"$run_dir/login-idp.log" 2>&1 & pids+=($!)
 node e2e/tools/echo-upstream.mjs --port 9402 >"$run_dir/upstream.log" 2>&1 & pids+=($!)
 wait_for http://127.0.0.1:9400/.well-known/openid-configuration
+wait_for http://127.0.0.1:9401/.well-known/openid-configuration
 wait_for http://127.0.0.1:9402/
 "$bin" serve --policies examples/local --listen 127.0.0.1:8080 --admin 127.0.0.1:9901 \
   >"$run_dir/audit.log" 2>"$run_dir/proxy.log" & pids+=($!)
@@ -42,7 +45,14 @@ wait_for http://127.0.0.1:9901/healthz
 
 cat <<MSG
 
-Gatehouse is running (local mode). Try, in another terminal:
+Gatehouse is running (local mode).
+
+In a browser on this machine, open http://localhost:8080/dashboard/1 : you are sent
+to sign in (type ann, an analyst; cy, a contractor, gets the 403 page; ops, an admin).
+Back on the page, the upstream echoes the identity headers Gatehouse added.
+Sign out: http://localhost:8080/.gatehouse/logout
+
+Or try, in another terminal:
 
   # a token for ann (an analyst); cy is a contractor, ops an admin
   TOKEN=\$(curl -s -u ann:ann-secret -d grant_type=client_credentials -d scope=api \\

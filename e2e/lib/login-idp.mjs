@@ -129,14 +129,14 @@ function clientMetadata({ id, secret, redirectUris, postLogoutRedirectUris }) {
 // clients: [{id, secret, redirectUris, postLogoutRedirectUris?}].
 // A post-logout redirect may go to any path on an origin that one of the
 // client's redirect_uris names (redirect_uris themselves match exactly).
-export async function startLoginIdp({ clients, host = '127.0.0.1', idTokenTtl = 300 }) {
+export async function startLoginIdp({ clients, host = '127.0.0.1', port = 0, idTokenTtl = 300 }) {
   const { default: Provider } = await import('oidc-provider');
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const key = { ...(await exportJWK(privateKey)), kid: 'login-rs256', use: 'sig', alg: 'RS256' };
   const server = createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, resolve);
+    server.listen(port, host, resolve);
   });
   const issuer = `http://${host}:${server.address().port}`;
   const provider = new Provider(issuer, {

@@ -1,0 +1,22 @@
+// Runs the browser sign-in identity provider for `scripts/run-local.sh`: the
+// real oidc-provider with a plain sign-in form (no password: type a user name).
+//   node e2e/tools/login-idp.mjs --port 9401 --redirect http://localhost:8080/.gatehouse/callback
+// Client `gatehouse`, secret `gatehouse-secret` (examples/local/secrets.yaml).
+// Users: ann (analysts), cy (contractors), ops (admins), emails <user>@example.com.
+import { parseArgs } from 'node:util';
+import { startLoginIdp } from '../lib/login-idp.mjs';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '9401' },
+    redirect: { type: 'string', default: 'http://localhost:8080/.gatehouse/callback' },
+  },
+});
+const idp = await startLoginIdp({
+  port: Number(values.port),
+  clients: [{ id: 'gatehouse', secret: 'gatehouse-secret', redirectUris: [values.redirect] }],
+});
+console.log(JSON.stringify({ issuer: idp.issuer }));
+const stop = async () => { await idp.close(); process.exit(0); };
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
