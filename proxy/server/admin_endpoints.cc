@@ -7,8 +7,8 @@
 namespace gatehouse::server {
 namespace {
 
-LocalResponse Reply(const http::request<http::string_body>& request, http::status status,
-                    std::string_view content_type, std::string body) {
+LocalResponse Reply(const RequestHead& request, http::status status, std::string_view content_type,
+                    std::string body) {
   LocalResponse response{status, request.version()};
   response.set(http::field::content_type, AsBeast(content_type));
   response.set(http::field::cache_control, "no-store");
@@ -17,8 +17,7 @@ LocalResponse Reply(const http::request<http::string_body>& request, http::statu
   return response;
 }
 
-LocalResponse Json(const http::request<http::string_body>& request, http::status status,
-                   const nlohmann::json& body) {
+LocalResponse Json(const RequestHead& request, http::status status, const nlohmann::json& body) {
   return Reply(request, status, "application/json",
                body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
@@ -79,6 +78,22 @@ std::string DescribePushAuth(const AdminEndpointOptions& options) {
          " without --push-ca/--push-cert/--push-key); the config comes from the bootstrap only";
 }
 
+AdminBodyAdmission AdminEndpoints::AdmitBody(const RequestHead& head, const ClientInfo& client) {
+  AdminBodyAdmission admission;
+  if (head.method() != http::verb::put || PathOf(AsStd(head.target())) != "/v1/config") {
+    return admission;  // small bodies only: nothing else needs more
+  }
+  // Security: decided from the head alone, so a client that may not push
+  // cannot make the port buffer a config-sized body to be refused afterwards.
+  if (Status allowed = AuthorizePush(options_, client); !allowed.ok()) {
+    if (push_hook_) push_hook_(allowed);
+    admission.refusal = Json(head, http::status::forbidden, {{"error", allowed.message()}});
+    return admission;
+  }
+  admission.large_body = true;
+  return admission;
+}
+
 LocalResponse AdminEndpoints::Handle(const http::request<http::string_body>& request,
                                      const ClientInfo& client) {
   const std::string_view path = PathOf(AsStd(request.target()));
@@ -116,6 +131,7 @@ LocalResponse AdminEndpoints::Handle(const http::request<http::string_body>& req
 
 LocalResponse AdminEndpoints::PutConfig(const http::request<http::string_body>& request,
                                         const ClientInfo& client) {
+  // Checked again here: Handle() is also reachable without AdmitBody() (tests, other servers).
   if (Status allowed = AuthorizePush(options_, client); !allowed.ok()) {
     if (push_hook_) push_hook_(allowed);
     return Json(request, http::status::forbidden, {{"error", allowed.message()}});

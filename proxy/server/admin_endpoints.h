@@ -9,6 +9,8 @@
 //   GET  /metrics     Prometheus text exposition (version 0.0.4)
 //   GET  /v1/config   {"version":N,"sha256":"..."} (404 before any config)
 //   PUT  /v1/config   a fleet config: 200 {"version","sha256"} now in force;
+//                     the only request admitted with a large body (AdmitBody),
+//                     and only from a client allowed to push;
 //                     400 {"error": ...} invalid (the old config stays);
 //                     409 older than (or conflicting with) the version in force;
 //                     403 when the push is not authenticated (PushAuth below)
@@ -56,6 +58,11 @@ class AdminEndpoints final : public AdminHandler {
       : store_(store), metrics_(metrics), options_(options) {}
 
   void SetPushHook(PushHook hook) { push_hook_ = std::move(hook); }
+
+  // Before any body byte is read: PUT /v1/config from a client allowed to
+  // push may carry a large body; the same from anyone else gets its 403 now,
+  // its body unread; every other request is held to the small body limit.
+  AdminBodyAdmission AdmitBody(const RequestHead& head, const ClientInfo& client) override;
 
   LocalResponse Handle(const http::request<http::string_body>& request,
                        const ClientInfo& client) override;

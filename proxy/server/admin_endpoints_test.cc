@@ -185,6 +185,51 @@ TEST(AdminEndpointsTest, PushAuthentication) {
     const bool applied = store.Current() != nullptr;
     EXPECT_EQ(applied, c.method == put && c.status == 200);
     EXPECT_EQ(hook_calls, c.method == put ? 1 : 0) << "every push is reported, refused or not";
+
+    // The head-only pre-check agrees: an allowed push may send a large body,
+    // a refused one gets the same 403 before its body is read, and nothing
+    // else may send more than the small limit.
+    AdminEndpoints precheck(store, metrics, c.options);
+    const AdminBodyAdmission admission = precheck.AdmitBody(Request(c.method, c.target), client);
+    const bool refused_push = c.method == put && c.status == 403;
+    EXPECT_EQ(admission.large_body, c.method == put && c.status == 200);
+    ASSERT_EQ(admission.refusal.has_value(), refused_push);
+    if (refused_push) {
+      EXPECT_EQ(admission.refusal->result_int(), 403u);
+      EXPECT_NE(admission.refusal->body().find(c.body_contains), std::string::npos);
+    }
+  }
+}
+
+// Only PUT /v1/config may be admitted with a large body, whoever asks.
+TEST(AdminEndpointsTest, AdmitBodyOnlyForConfigPuts) {
+  FakeKeys keys;
+  ProxyMetrics metrics;
+  ConfigStore store(keys, &metrics);
+  AdminEndpoints admin(store, metrics, {.admin_address = "127.0.0.1"});
+  struct Head {
+    std::string scenario;
+    http::verb method;
+    std::string target;
+    bool large;
+  };
+  const std::vector<Head> heads = {
+      {"config push", http::verb::put, "/v1/config", true},
+      {"config push with a query", http::verb::put, "/v1/config?dry=1", true},
+      {"post to config", http::verb::post, "/v1/config", false},
+      {"patch to config", http::verb::patch, "/v1/config", false},
+      {"get config", http::verb::get, "/v1/config", false},
+      {"similar path", http::verb::put, "/v1/configs", false},
+      {"trailing slash", http::verb::put, "/v1/config/", false},
+      {"other path", http::verb::put, "/metrics", false},
+      {"unknown path", http::verb::put, "/nope", false},
+  };
+  for (const Head& h : heads) {
+    SCOPED_TRACE(h.scenario);
+    const AdminBodyAdmission admission =
+        admin.AdmitBody(Request(h.method, h.target), From("127.0.0.1"));
+    EXPECT_EQ(admission.large_body, h.large);
+    EXPECT_FALSE(admission.refusal.has_value());
   }
 }
 

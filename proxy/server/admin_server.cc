@@ -1,16 +1,20 @@
 #include "proxy/server/admin_server.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <chrono>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <thread>
 
@@ -46,62 +50,173 @@ LocalResponse ErrorResponse(http::status status) {
 
 }  // namespace
 
+namespace {
+
+// Shared by the sessions of one admin port; used on its one event-loop thread only.
+struct AdminContext {
+  AdminHandler& handler;
+  const AdminOptions& options;
+  std::size_t large_bodies_in_flight = 0;
+};
+
+}  // namespace
+
 struct AdminServer::State {
   std::unique_ptr<ssl::context> tls;
   asio::io_context io{1};
   std::optional<tcp::acceptor> acceptor;
   std::thread thread;
+  std::optional<AdminContext> context;
 };
 
 namespace {
 
-// Reads one whole request, asks the handler, answers. Returns keep-alive.
-asio::awaitable<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, AdminHandler& handler,
-                               const AdminOptions& options, const ClientInfo& client) {
-  http::request_parser<http::string_body> parser;
+using AdminParser = http::request_parser<http::string_body>;
+
+// Holds one of AdminOptions::max_concurrent_large_bodies while a large body is
+// read and handled.
+class LargeBodySlot {
+ public:
+  explicit LargeBodySlot(std::size_t& in_flight) : in_flight_(in_flight) { ++in_flight_; }
+  ~LargeBodySlot() { --in_flight_; }
+  LargeBodySlot(const LargeBodySlot&) = delete;
+  LargeBodySlot& operator=(const LargeBodySlot&) = delete;
+
+ private:
+  std::size_t& in_flight_;
+};
+
+// Decides from the request head how much body may be read; returns the answer
+// instead when none may be. Called before any body byte is parsed.
+std::optional<LocalResponse> AdmitBody(AdminParser& parser, AdminContext& context,
+                                       const ClientInfo& client,
+                                       std::optional<LargeBodySlot>& slot) {
+  const AdminOptions& options = context.options;
+  AdminBodyAdmission admission;
+  try {
+    admission = context.handler.AdmitBody(parser.get(), client);
+  } catch (...) {
+    return ErrorResponse(http::status::internal_server_error);  // nothing of it reaches the client
+  }
+  if (admission.refusal) {
+    LocalResponse refusal = std::move(*admission.refusal);
+    refusal.version(11);
+    refusal.keep_alive(false);
+    refusal.prepare_payload();
+    return refusal;
+  }
+  // Security: only a request the handler admitted as large (a push from a
+  // client allowed to push) may send more than the small limit. A declared
+  // length beyond the limit is refused now, unread; a chunked body is cut off
+  // by the parser's limit as it arrives.
+  const std::size_t limit = admission.large_body
+                                ? options.max_body_bytes
+                                : std::min(options.max_small_body_bytes, options.max_body_bytes);
+  const auto length = parser.content_length();
+  if (length && *length > limit) return ErrorResponse(http::status::payload_too_large);
+  parser.body_limit(limit);
+  const bool small = parser.is_done() || (length && *length <= options.max_small_body_bytes);
+  // A small body, or none, needs no slot: it is bounded by the small limit.
+  if (!small) {
+    // Security: even allowed pushers get one large body in memory at a time.
+    if (context.large_bodies_in_flight >= options.max_concurrent_large_bodies) {
+      LocalResponse busy = ErrorResponse(http::status::service_unavailable);
+      busy.set(http::field::retry_after, "1");
+      return busy;
+    }
+    slot.emplace(context.large_bodies_in_flight);
+  }
+  return std::nullopt;
+}
+
+// After answering without reading the body: stop sending, then discard what
+// the client still sends for a moment (bounded in time and bytes, never
+// buffered), so closing does not reset the connection before the client has
+// read the answer.
+asio::awaitable<void> LingeringClose(NetStream& stream) {
+  constexpr std::size_t kMaxDiscardBytes = 1024 * 1024;
+  error_code ec;
+  beast::tcp_stream& tcp = stream.tcp();
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+  tcp.expires_after(std::chrono::seconds(1));
+  std::array<char, 16 * 1024> sink;
+  for (std::size_t discarded = 0; !ec && discarded < kMaxDiscardBytes;) {
+    discarded += co_await tcp.async_read_some(asio::buffer(sink),
+                                              asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+// Maps a failed read to the answer it gets; nullopt: close without one.
+std::optional<LocalResponse> ReadErrorResponse(const error_code& ec) {
+  if (ec == http::error::body_limit) return ErrorResponse(http::status::payload_too_large);
+  if (ec == http::error::header_limit) {
+    return ErrorResponse(http::status::request_header_fields_too_large);
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+    return ErrorResponse(http::status::bad_request);
+  }
+  return std::nullopt;  // timeout or gone
+}
+
+// Calls the handler on a whole request; a throwing handler gets a bare 500.
+LocalResponse HandleWhole(AdminHandler& handler, const AdminParser& parser,
+                          const ClientInfo& client) {
+  const bool keep_alive = parser.get().keep_alive();
+  LocalResponse response;
+  try {
+    response = handler.Handle(parser.get(), client);
+    response.version(11);
+    response.keep_alive(keep_alive);
+  } catch (...) {
+    // A handler bug must not take the admin port down; nothing from the
+    // exception reaches the client.
+    response = ErrorResponse(http::status::internal_server_error);
+  }
+  response.prepare_payload();
+  return response;
+}
+
+// Reads one request (head first, then the body the head admits), asks the
+// handler, answers. Returns keep-alive.
+asio::awaitable<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, AdminContext& context,
+                               const ClientInfo& client) {
+  const AdminOptions& options = context.options;
+  AdminParser parser;
   parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-  parser.body_limit(options.max_body_bytes);
+  // No body is parsed before AdmitBody has set the limit this head is allowed.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   error_code ec;
   stream.tcp().expires_after(options.header_timeout);
   co_await http::async_read_header(stream, buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
   if (ec == http::error::end_of_stream || ec == beast::error::timeout) co_return false;
-  if (!ec) {
+  std::optional<LargeBodySlot> slot;
+  std::optional<LocalResponse> early;
+  if (!ec) early = AdmitBody(parser, context, client, slot);
+  if (!ec && !early) {
     stream.tcp().expires_after(options.idle_timeout);
-    co_await http::async_read(stream, buffer, parser,
-                              asio::redirect_error(asio::use_awaitable, ec));
-  }
-  LocalResponse response;
-  bool keep_alive = false;
-  if (ec == http::error::body_limit) {
-    response = ErrorResponse(http::status::payload_too_large);
-  } else if (ec == http::error::header_limit) {
-    response = ErrorResponse(http::status::request_header_fields_too_large);
-  } else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
-    response = ErrorResponse(http::status::bad_request);
-  } else if (ec) {
-    co_return false;  // timeout or gone
-  } else {
-    keep_alive = parser.get().keep_alive();
-    try {
-      response = handler.Handle(parser.get(), client);
-    } catch (...) {
-      // A handler bug must not take the admin port down; nothing from the
-      // exception reaches the client.
-      response = ErrorResponse(http::status::internal_server_error);
-      keep_alive = false;
+    if (!parser.is_done() && parser.get()[http::field::expect] == "100-continue") {
+      http::response<http::empty_body> proceed{http::status::continue_, 11};
+      co_await http::async_write(stream, proceed, asio::redirect_error(asio::use_awaitable, ec));
     }
-    response.version(11);
-    response.keep_alive(keep_alive);
-    response.prepare_payload();
+    if (!ec) {
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
+  std::optional<LocalResponse> response = early;
+  if (!response && ec) response = ReadErrorResponse(ec);
+  if (!response && ec) co_return false;
+  if (!response) response = HandleWhole(context.handler, parser, client);
+  slot.reset();
   stream.tcp().expires_after(options.idle_timeout);
-  co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
-  co_return keep_alive && !ec;
+  co_await http::async_write(stream, *response, asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec && !parser.is_done()) co_await LingeringClose(stream);
+  co_return response->keep_alive() && parser.is_done() && !ec;
 }
 
-asio::awaitable<void> AdminSession(NetStream stream, AdminHandler& handler,
-                                   const AdminOptions& options) {
+asio::awaitable<void> AdminSession(NetStream stream, AdminContext& context) {
+  const AdminOptions& options = context.options;
   ClientInfo client = AdminClientInfo(stream.tcp().socket(), stream.is_tls());
   error_code ec;
   if (stream.is_tls()) {
@@ -116,13 +231,13 @@ asio::awaitable<void> AdminSession(NetStream stream, AdminHandler& handler,
     client.client_cert_verified = HasVerifiedClientCertificate(*stream.tls());
   }
   beast::flat_buffer buffer;
-  while (co_await ServeOne(stream, buffer, handler, options, client)) {
+  while (co_await ServeOne(stream, buffer, context, client)) {
   }
   stream.Close();
 }
 
-asio::awaitable<void> AdminAccept(tcp::acceptor& acceptor, ssl::context* tls, AdminHandler& handler,
-                                  const AdminOptions& options) {
+asio::awaitable<void> AdminAccept(tcp::acceptor& acceptor, ssl::context* tls,
+                                  AdminContext& context) {
   for (;;) {
     error_code ec;
     tcp::socket socket =
@@ -135,7 +250,7 @@ asio::awaitable<void> AdminAccept(tcp::acceptor& acceptor, ssl::context* tls, Ad
     beast::tcp_stream tcp_stream(std::move(socket));
     NetStream stream =
         tls ? NetStream(std::move(tcp_stream), *tls) : NetStream(std::move(tcp_stream));
-    asio::co_spawn(acceptor.get_executor(), AdminSession(std::move(stream), handler, options),
+    asio::co_spawn(acceptor.get_executor(), AdminSession(std::move(stream), context),
                    [](std::exception_ptr) {});
   }
 }
@@ -178,7 +293,8 @@ Status AdminServer::Start() {
                             std::to_string(endpoint.port()) + ": " + ec.message());
   }
   port_ = acceptor.local_endpoint().port();
-  asio::co_spawn(state->io, AdminAccept(acceptor, state->tls.get(), handler_, options_),
+  AdminContext& context = state->context.emplace(AdminContext{handler_, options_});
+  asio::co_spawn(state->io, AdminAccept(acceptor, state->tls.get(), context),
                  [](std::exception_ptr) {});
   state->thread = std::thread([io = &state->io] { io->run(); });
   state_ = std::move(state);

@@ -1,7 +1,13 @@
 // AdminServer: the admin port (health, readiness, metrics, config push). One
-// event loop on its own thread; each request is read whole (bodies up to
-// AdminOptions::max_body_bytes, 413 beyond; heads up to max_header_bytes, 431
-// beyond) and handed to the AdminHandler, whose answer is written back.
+// event loop on its own thread. Each request's head is read first (up to
+// max_header_bytes, 431 beyond) and shown to AdminHandler::AdmitBody before
+// any body byte is read: a refusal is answered at once, the body unread; a
+// body admitted as large may reach max_body_bytes, any other
+// max_small_body_bytes (413 beyond, from Content-Length before reading, or as
+// a chunked body arrives). Large bodies are read one at a time
+// (max_concurrent_large_bodies; 503 + Retry-After for another). Expect:
+// 100-continue is honoured. The whole request then goes to Handle(), whose
+// answer is written back.
 //
 //   AdminServer admin(handler, admin_options);
 //   if (Status s = admin.Start(); !s.ok()) ...

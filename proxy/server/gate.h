@@ -100,10 +100,25 @@ class Gate {
   virtual void Finish(GateVerdict& verdict, const ExchangeOutcome& outcome) = 0;
 };
 
+// What the admin port may read of one request's body, decided from the
+// request head before any body byte is read (AdminHandler::AdmitBody).
+struct AdminBodyAdmission {
+  // Set: sent as the answer; the body is never read and the connection closes.
+  std::optional<LocalResponse> refusal;
+  // The body may exceed AdminOptions::max_small_body_bytes (up to
+  // max_body_bytes). Only for requests that need it from clients allowed to.
+  bool large_body = false;
+};
+
 // The admin port's request handler (health, readiness, metrics, config push).
 class AdminHandler {
  public:
   virtual ~AdminHandler() = default;
+  // Called with the head of each request before any body byte is read. The
+  // default admits small bodies only (deny by default).
+  virtual AdminBodyAdmission AdmitBody(const RequestHead& /*head*/, const ClientInfo& /*client*/) {
+    return {};
+  }
   // Bodies of admin requests are read whole (bounded by the server); answers are small.
   virtual LocalResponse Handle(const http::request<http::string_body>& request,
                                const ClientInfo& client) = 0;

@@ -55,9 +55,18 @@ struct AdminOptions {
   std::string tls_cert_file;  // HTTPS when both are set
   std::string tls_key_file;
   // 413 beyond. A fleet config is ~1.5 KB per policy (15.5 MB for 10,000): 64 MiB
-  // leaves 3x headroom at that scale; the body is read whole by the admin port only.
+  // leaves 3x headroom at that scale; the body is read whole by the admin port only,
+  // and only for a request the handler admits as large (a push from a client
+  // allowed to push, AdminHandler::AdmitBody), one at a time.
   std::size_t max_body_bytes = 64 * 1024 * 1024;
-  std::size_t max_header_bytes = 64 * 1024;      // 431 beyond
+  // Every other request: 413 beyond this, decided from the head before any
+  // body byte is read, so a client that may not push cannot make the port
+  // buffer more than this per connection.
+  std::size_t max_small_body_bytes = 64 * 1024;
+  // Large bodies being read or applied at once; another gets 503 + Retry-After
+  // before its body is read (the operator retries with backoff).
+  std::size_t max_concurrent_large_bodies = 1;
+  std::size_t max_header_bytes = 64 * 1024;  // 431 beyond
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
 };

@@ -30,13 +30,57 @@ PolicyMetrics::PolicyMetrics(ProxyMetrics& metrics, std::string policy_key,
   rule_names_.reserve(rule_names.size() + 1);
   rule_names_.emplace_back();
   for (std::string& name : rule_names) rule_names_.push_back(std::move(name));
-  const size_t cells = rule_names_.size() * kReasons * 2;
-  cells_ = std::make_unique<std::atomic<prometheus::Counter*>[]>(cells);
-  for (size_t i = 0; i < cells; ++i) cells_[i].store(nullptr, std::memory_order_relaxed);
-  gate_duration_ = &metrics.request_duration_->Add({{"policy", policy_key_}}, GateBuckets());
-  upstream_duration_ =
-      &metrics.upstream_duration_->Add({{"policy", policy_key_}}, UpstreamBuckets());
-  rate_limited_ = &metrics.rate_limited_->Add({{"policy", policy_key_}});
+}
+
+PolicyMetrics::~PolicyMetrics() { delete[] cells_.load(std::memory_order_acquire); }
+
+namespace {
+
+// Loads a lazily resolved child, resolving it with `add` on first use.
+// Family::Add is locked and returns the existing child for equal labels, so
+// threads racing on first use store the same pointer.
+template <typename Child, typename Add>
+Child& Resolve(std::atomic<Child*>& slot, Add add) {
+  Child* child = slot.load(std::memory_order_acquire);
+  if (child == nullptr) {
+    child = &add();
+    slot.store(child, std::memory_order_release);
+  }
+  return *child;
+}
+
+}  // namespace
+
+prometheus::Histogram& PolicyMetrics::gate_duration() {
+  return Resolve(gate_duration_, [&]() -> prometheus::Histogram& {
+    return metrics_.request_duration_->Add({{"policy", policy_key_}}, GateBuckets());
+  });
+}
+
+prometheus::Histogram& PolicyMetrics::upstream_duration() {
+  return Resolve(upstream_duration_, [&]() -> prometheus::Histogram& {
+    return metrics_.upstream_duration_->Add({{"policy", policy_key_}}, UpstreamBuckets());
+  });
+}
+
+prometheus::Counter& PolicyMetrics::rate_limited() {
+  return Resolve(rate_limited_, [&]() -> prometheus::Counter& {
+    return metrics_.rate_limited_->Add({{"policy", policy_key_}});
+  });
+}
+
+std::atomic<prometheus::Counter*>* PolicyMetrics::Cells() {
+  std::atomic<prometheus::Counter*>* cells = cells_.load(std::memory_order_acquire);
+  if (cells != nullptr) return cells;
+  const size_t count = rule_names_.size() * kReasons * 2;
+  auto fresh = std::make_unique<std::atomic<prometheus::Counter*>[]>(count);
+  for (size_t i = 0; i < count; ++i) fresh[i].store(nullptr, std::memory_order_relaxed);
+  // Two threads may race on the first decision: one table wins, the other is freed.
+  if (cells_.compare_exchange_strong(cells, fresh.get(), std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
+    return fresh.release();
+  }
+  return cells;
 }
 
 size_t PolicyMetrics::RuleSlot(std::string_view rule) const {
@@ -50,17 +94,13 @@ prometheus::Counter& PolicyMetrics::Decision(const policy::Decision& decision) {
   const size_t slot = RuleSlot(decision.rule);
   const size_t index =
       (slot * kReasons + static_cast<size_t>(decision.reason)) * 2 + (decision.allow ? 1 : 0);
-  prometheus::Counter* counter = cells_[index].load(std::memory_order_acquire);
-  if (counter == nullptr) {
-    // First use of this label set in this snapshot: Family::Add is locked and
-    // returns the existing child for equal labels, so racing threads agree.
-    counter = &metrics_.decisions_->Add({{"policy", policy_key_},
-                                         {"rule", rule_names_[slot]},
-                                         {"decision", std::string(decision.DecisionLabel())},
-                                         {"reason", std::string(decision.ReasonLabel())}});
-    cells_[index].store(counter, std::memory_order_release);
-  }
-  return *counter;
+  // First use of this label set in this snapshot: resolved once, then cached.
+  return Resolve(Cells()[index], [&]() -> prometheus::Counter& {
+    return metrics_.decisions_->Add({{"policy", policy_key_},
+                                     {"rule", rule_names_[slot]},
+                                     {"decision", std::string(decision.DecisionLabel())},
+                                     {"reason", std::string(decision.ReasonLabel())}});
+  });
 }
 
 ProxyMetrics::ProxyMetrics() : registry_(std::make_shared<prometheus::Registry>()) {

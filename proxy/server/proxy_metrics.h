@@ -10,8 +10,10 @@
 //
 // PolicyMetrics belongs to one config snapshot: it resolves the children of
 // its policy's label sets on first use and keeps them in atomic slots, so the
-// request path does no string building or map lookups. Children are created
-// lazily so only series that happened are exported.
+// request path does no string building or map lookups. Children (histograms
+// included) and the decision slot table are created lazily, so only series
+// that happened are exported and an idle policy costs a few dozen bytes, not
+// two histograms' worth (~2 KB each; ~22 MB at 10,000 policies).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -48,26 +50,33 @@ class ProxyMetrics;
 class PolicyMetrics {
  public:
   PolicyMetrics(ProxyMetrics& metrics, std::string policy_key, std::vector<std::string> rule_names);
+  ~PolicyMetrics();
+  PolicyMetrics(const PolicyMetrics&) = delete;
+  PolicyMetrics& operator=(const PolicyMetrics&) = delete;
 
   // gatehouse_decisions_total{policy, rule, decision, reason} for this decision
   // (its rule must be one of the rule names, or "").
   prometheus::Counter& Decision(const policy::Decision& decision);
-  prometheus::Histogram& gate_duration() { return *gate_duration_; }
-  prometheus::Histogram& upstream_duration() { return *upstream_duration_; }
-  prometheus::Counter& rate_limited() { return *rate_limited_; }
+  // gatehouse_request_duration_seconds / gatehouse_upstream_duration_seconds /
+  // gatehouse_rate_limited_total{policy}: the series appears on first use.
+  prometheus::Histogram& gate_duration();
+  prometheus::Histogram& upstream_duration();
+  prometheus::Counter& rate_limited();
 
  private:
   static constexpr size_t kReasons = policy::kDecisionReasonCount;
   size_t RuleSlot(std::string_view rule) const;
+  std::atomic<prometheus::Counter*>* Cells();
 
   ProxyMetrics& metrics_;
   std::string policy_key_;
   std::vector<std::string> rule_names_;  // slot 0 is "" (no rule)
-  // [slot][reason][allow]: resolved children, filled on first use.
-  std::unique_ptr<std::atomic<prometheus::Counter*>[]> cells_;
-  prometheus::Histogram* gate_duration_;
-  prometheus::Histogram* upstream_duration_;
-  prometheus::Counter* rate_limited_;
+  // [slot][reason][allow]: resolved children, filled on first use. The array
+  // itself is allocated by the first Decision() (owned; freed by the destructor).
+  std::atomic<std::atomic<prometheus::Counter*>*> cells_{nullptr};
+  std::atomic<prometheus::Histogram*> gate_duration_{nullptr};
+  std::atomic<prometheus::Histogram*> upstream_duration_{nullptr};
+  std::atomic<prometheus::Counter*> rate_limited_{nullptr};
 };
 
 class ProxyMetrics {

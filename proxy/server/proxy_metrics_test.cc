@@ -4,7 +4,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "proxy/policy/decision.h"
 
@@ -58,6 +61,65 @@ TEST(ProxyMetricsTest, ChildrenAreResolvedOncePerLabelSet) {
   EXPECT_EQ(&a->Decision(d), &again->Decision(d));  // counts continue across reloads
   policy::Decision unknown_rule = MakeDecision(DecisionReason::kDeniedByRule, nullptr, "zzz");
   EXPECT_NE(&a->Decision(d), &a->Decision(unknown_rule));
+}
+
+// An idle policy exports nothing of its own (10,000 idle policies must not
+// cost 10,000 histograms); each series appears on its first use, once.
+TEST(ProxyMetricsTest, PerPolicySeriesAppearOnFirstUse) {
+  ProxyMetrics metrics;
+  auto pm = metrics.ForPolicy("ns/idle", {"r"});
+  EXPECT_EQ(metrics.Exposition().find("ns/idle"), std::string::npos);
+  struct Step {
+    std::string name;
+    std::function<void()> use;
+    std::string series;
+  };
+  const std::vector<Step> steps = {
+      {"gate duration", [&] { pm->gate_duration().Observe(0.001); },
+       R"(gatehouse_request_duration_seconds_count{policy="ns/idle"} 1)"},
+      {"upstream duration", [&] { pm->upstream_duration().Observe(0.01); },
+       R"(gatehouse_upstream_duration_seconds_count{policy="ns/idle"} 1)"},
+      {"rate limited", [&] { pm->rate_limited().Increment(); },
+       R"(gatehouse_rate_limited_total{policy="ns/idle"} 1)"},
+  };
+  for (const Step& step : steps) {
+    const std::string before = metrics.Exposition();
+    EXPECT_EQ(before.find(step.series), std::string::npos) << step.name;
+    step.use();
+    EXPECT_NE(metrics.Exposition().find(step.series), std::string::npos) << step.name;
+  }
+  EXPECT_EQ(&pm->gate_duration(), &pm->gate_duration());
+  EXPECT_EQ(&pm->rate_limited(), &pm->rate_limited());
+}
+
+// Threads racing on the first use of every child agree on one child each:
+// no count is lost to a second, unexported child.
+TEST(ProxyMetricsTest, RacingFirstUseLosesNoCount) {
+  ProxyMetrics metrics;
+  auto pm = metrics.ForPolicy("ns/race", {"r"});
+  const policy::Decision d = MakeDecision(DecisionReason::kDeniedByRule, nullptr, "r");
+  constexpr int kThreads = 8;
+  constexpr int kEach = 1000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        pm->Decision(d).Increment();
+        pm->rate_limited().Increment();
+        pm->gate_duration().Observe(0.001);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const std::string total = std::to_string(kThreads * kEach);
+  const std::string text = metrics.Exposition();
+  EXPECT_NE(text.find(R"(gatehouse_rate_limited_total{policy="ns/race"} )" + total),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(gatehouse_request_duration_seconds_count{policy="ns/race"} )" + total),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(reason="denied_by_rule",rule="r"} )" + total), std::string::npos) << text;
 }
 
 #ifdef GATEHOUSE_PROMTOOL
