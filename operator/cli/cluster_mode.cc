@@ -11,6 +11,7 @@
 #include "operator/kube/informer.h"
 #include "operator/kube/kube_writer.h"
 #include "operator/kube/leader_elector.h"
+#include "operator/reconcile/policy_cache.h"
 #include "operator/reconcile/policy_status.h"
 #include "proxy/policy/policy_parser.h"
 
@@ -54,27 +55,6 @@ json SlimSecret(json secret) {
             {"namespace", meta.value("namespace", "")},
             {"resourceVersion", meta.value("resourceVersion", "")}}},
           {"data", secret.value("data", json::object())}};
-}
-
-// Policies keep what render and status writes use: identity, generation,
-// resourceVersion (optimistic concurrency), creationTimestamp (the older of two
-// conflicting policies wins), spec and status. Labels, annotations (kubectl's
-// last-applied copy of the whole object) and managedFields go: with thousands
-// of policies they would double the cache. A /status write ignores metadata.
-json SlimPolicy(json policy) {
-  if (!policy.is_object()) return policy;
-  json slim = json::object();
-  for (const char* field : {"apiVersion", "kind", "spec", "status"}) {
-    if (auto it = policy.find(field); it != policy.end()) slim[field] = std::move(*it);
-  }
-  if (auto meta = policy.find("metadata"); meta != policy.end() && meta->is_object()) {
-    json& out = slim["metadata"] = json::object();
-    for (const char* field :
-         {"name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp"}) {
-      if (auto it = meta->find(field); it != meta->end()) out[field] = std::move(*it);
-    }
-  }
-  return slim;
 }
 
 policy::SecretStore SecretsFrom(const std::vector<json>& secrets) {
@@ -140,7 +120,8 @@ void WriteStatuses(Cluster& c, const reconcile::RenderResult& result,
       if (!reconcile::StatusNeedsWrite(stored, want)) return std::nullopt;
       return want;
     };
-    auto written = c.writer.WriteStatus(object, desired);
+    // The cache holds policies compact; the write sends the whole object back.
+    auto written = c.writer.WriteStatus(reconcile::ExpandPolicyObject(object), desired);
     if (!written.ok()) spdlog::warn("status of {}: {}", outcome.key, written.status().message());
   }
 }
@@ -169,15 +150,18 @@ int RunCluster(const OperatorFlags& flags) {
       client, kube::KubeWriter(client),
       kube::Informer(client, {.path = Collection(kube::kAccessPolicyPath, flags.namespace_name,
                                                  "accesspolicies"),
-                              .transform = SlimPolicy}),
+                              .transform = reconcile::CompactPolicyObject}),
       kube::Informer(client, {.path = Collection("/api/v1", flags.namespace_name, "secrets"),
                               .transform = SlimSecret}),
       kube::Informer(client,
                      {.path = Collection("/apis/discovery.k8s.io/v1", proxy_ns, "endpointslices"),
                       .label_selector = "kubernetes.io/service-name=" + flags.proxy_service})};
   std::atomic<uint64_t> changes{0};
+  std::atomic<uint64_t> secret_changes{0};  // the Secrets epoch of the policy cache
   for (kube::Informer* i : {&c.policies, &c.secrets, &c.slices}) {
-    i->SetOnChange([&trigger, &changes] {
+    std::atomic<uint64_t>* extra = i == &c.secrets ? &secret_changes : nullptr;
+    i->SetOnChange([&trigger, &changes, extra] {
+      if (extra != nullptr) ++*extra;
       ++changes;
       trigger.Poke();
     });
@@ -212,6 +196,7 @@ int RunCluster(const OperatorFlags& flags) {
   std::string status_sha;     // the config statuses were last written for
   uint64_t seen_changes = ~uint64_t{0};
   std::vector<std::shared_ptr<const json>> objects;  // shared with the cache, never copied
+  reconcile::PolicyCache policy_cache;               // parses a policy once per generation
   auto next_bootstrap_attempt = std::chrono::steady_clock::time_point{};
   while (!StopRequested()) {
     trigger.Wait(std::chrono::milliseconds(100));
@@ -226,10 +211,13 @@ int RunCluster(const OperatorFlags& flags) {
     bool inputs_changed = changes.load() != seen_changes;
     if (inputs_changed) {
       // Parse only when a cache changed; ticks in between only push and retry.
+      // Status writes come back as MODIFIED events with the same generation:
+      // the cache re-uses those parses, so they cost no re-parse of the fleet.
       seen_changes = changes.load();
+      uint64_t secrets_epoch = secret_changes.load();  // before the snapshot: never stale
       objects = c.policies.SharedSnapshot();
       shell.SetCandidates(
-          reconcile::ParsePolicyCandidates(objects, SecretsFrom(c.secrets.Snapshot())));
+          policy_cache.Candidates(objects, SecretsFrom(c.secrets.Snapshot()), secrets_epoch));
     }
     const reconcile::RenderResult* result = shell.Render();
     if (result == nullptr || !leading) continue;

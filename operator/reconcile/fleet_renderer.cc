@@ -41,8 +41,8 @@ std::map<std::string, const PolicyCandidate*> IndexCandidates(
     auto [it, inserted] = by_key.emplace(c.key, &c);
     if (inserted) continue;
     const PolicyCandidate* old = it->second;
-    if (std::make_tuple(c.generation, c.policy.has_value()) >
-        std::make_tuple(old->generation, old->policy.has_value())) {
+    if (std::make_tuple(c.generation, c.policy != nullptr) >
+        std::make_tuple(old->generation, old->policy != nullptr)) {
       it->second = &c;
     }
   }
@@ -62,7 +62,7 @@ std::vector<AccessPolicy> CompileInput(const std::map<std::string, Entry>& entri
     if (entry.source == Source::kCurrent && entry.candidate->policy) {
       out.push_back(*entry.candidate->policy);
     } else if (entry.source == Source::kPrevious && entry.previous != nullptr) {
-      out.push_back(entry.previous->model);
+      out.push_back(*entry.previous->model);
     }
   }
   return out;
@@ -126,6 +126,14 @@ PolicyOutcome MakeOutcome(const Entry& entry, bool in_config, int64_t enforced_g
   return out;
 }
 
+// The config bytes; the models are copied only for the duration of the call.
+std::string RenderContent(const std::vector<SharedPolicy>& policies) {
+  std::vector<AccessPolicy> models;
+  models.reserve(policies.size());
+  for (const SharedPolicy& p : policies) models.push_back(*p);
+  return policy::RenderFleetConfigContent(models);
+}
+
 int64_t NextVersion(const RenderState& previous, const std::string& sha, int64_t floor) {
   bool changed = previous.version == 0 || sha != previous.sha256;
   if (!changed && previous.version >= floor) return previous.version;
@@ -143,25 +151,27 @@ RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
   bool substituted = false;
   for (auto& [key, entry] : entries) {
     if (entry.source == Source::kCurrent && refused.count(key) && entry.previous != nullptr &&
-        !SameModel(entry.previous->model, *entry.candidate->policy)) {
+        !SameModel(*entry.previous->model, *entry.candidate->policy)) {
       entry.source = Source::kPrevious;
       substituted = true;
     }
   }
   if (substituted) refused = CompileEntries(&entries);
 
-  std::vector<AccessPolicy> final_policies;
+  // Shared pointers into the candidates / previous state: no model is copied
+  // here; only RenderFleetConfigContent's input vector holds copies, briefly.
+  std::vector<SharedPolicy> final_policies;
   for (const auto& [key, entry] : entries) {
     if (refused.count(key)) continue;
     if (entry.source == Source::kCurrent && entry.candidate->policy) {
-      final_policies.push_back(*entry.candidate->policy);
+      final_policies.push_back(entry.candidate->policy);
     } else if (entry.source == Source::kPrevious && entry.previous != nullptr) {
       final_policies.push_back(entry.previous->model);
     }
   }
 
   RenderResult result;
-  std::string content = policy::RenderFleetConfigContent(final_policies);
+  std::string content = RenderContent(final_policies);
   std::string sha = policy::Sha256Hex(content);
   int64_t version = NextVersion(previous, sha, version_floor);
   result.changed = version != previous.version || sha != previous.sha256;
@@ -172,15 +182,16 @@ RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
   size_t next = 0;  // final_policies follows the entries' key order
   for (const auto& [key, entry] : entries) {
     bool in_config = !refused.count(key) &&
-                     (entry.source == Source::kCurrent ? entry.candidate->policy.has_value()
+                     (entry.source == Source::kCurrent ? entry.candidate->policy != nullptr
                                                        : entry.previous != nullptr);
     int64_t generation = 0;
     int64_t since = 0;
     if (in_config) {
-      const AccessPolicy& model = final_policies[next++];
-      bool unchanged = entry.previous != nullptr && SameModel(entry.previous->model, model);
+      const SharedPolicy& model = final_policies[next++];
+      bool unchanged = entry.previous != nullptr && (entry.previous->model == model ||
+                                                     SameModel(*entry.previous->model, *model));
       since = unchanged ? entry.previous->since_version : version;
-      generation = model.generation;
+      generation = model->generation;
       result.state.accepted[key] = AcceptedPolicy{model, since};
     }
     result.outcomes.push_back(MakeOutcome(entry, in_config, generation, since));
@@ -208,11 +219,8 @@ std::tuple<std::string, std::string, int64_t> ObjectIdentity(const nlohmann::jso
 
 }  // namespace
 
-namespace {
-
-// One API object -> a candidate; nullopt for objects without namespace/name.
-std::optional<PolicyCandidate> CandidateFrom(const nlohmann::json& object,
-                                             const policy::SecretStore& secrets) {
+std::optional<PolicyCandidate> ParsePolicyCandidate(const nlohmann::json& object,
+                                                    const policy::SecretStore& secrets) {
   auto [ns, name, generation] = ObjectIdentity(object);
   if (ns.empty() || name.empty()) return std::nullopt;
   PolicyCandidate candidate;
@@ -220,7 +228,7 @@ std::optional<PolicyCandidate> CandidateFrom(const nlohmann::json& object,
   candidate.generation = generation;
   policy::PolicyObjectResult parsed = policy::ParsePolicyObject(object, secrets);
   if (parsed.policy && parsed.errors.empty()) {
-    candidate.policy = std::move(*parsed.policy);
+    candidate.policy = std::make_shared<const AccessPolicy>(std::move(*parsed.policy));
   } else if (!parsed.errors.empty()) {
     candidate.error = parsed.errors.front();
     candidate.more_errors = static_cast<int>(parsed.errors.size()) - 1;
@@ -231,6 +239,8 @@ std::optional<PolicyCandidate> CandidateFrom(const nlohmann::json& object,
   }
   return candidate;
 }
+
+namespace {
 
 void SortByKey(std::vector<PolicyCandidate>& out) {
   std::sort(out.begin(), out.end(),
@@ -244,7 +254,8 @@ std::vector<PolicyCandidate> ParsePolicyCandidates(const std::vector<nlohmann::j
   std::vector<PolicyCandidate> out;
   out.reserve(objects.size());
   for (const nlohmann::json& object : objects) {
-    if (auto candidate = CandidateFrom(object, secrets)) out.push_back(std::move(*candidate));
+    if (auto candidate = ParsePolicyCandidate(object, secrets))
+      out.push_back(std::move(*candidate));
   }
   SortByKey(out);
   return out;
@@ -257,7 +268,8 @@ std::vector<PolicyCandidate> ParsePolicyCandidates(
   out.reserve(objects.size());
   for (const auto& object : objects) {
     if (object == nullptr) continue;
-    if (auto candidate = CandidateFrom(*object, secrets)) out.push_back(std::move(*candidate));
+    if (auto candidate = ParsePolicyCandidate(*object, secrets))
+      out.push_back(std::move(*candidate));
   }
   SortByKey(out);
   return out;
@@ -285,7 +297,7 @@ std::vector<PolicyCandidate> CandidatesFromParse(const std::vector<AccessPolicy>
     if (c.error) continue;  // a duplicate of an invalid document: the error stands
     c.key = p.Key();
     c.generation = p.generation;
-    c.policy = p;
+    c.policy = std::make_shared<const AccessPolicy>(p);
   }
   std::vector<PolicyCandidate> out;
   for (auto& [key, c] : by_key) out.push_back(std::move(c));
@@ -300,7 +312,8 @@ StatusOr<RenderState> RenderStateFromConfig(const policy::FleetConfig& config) {
   state.sha256 = policy::Sha256Hex(config.content);
   for (AccessPolicy& p : *policies) {
     std::string key = p.Key();
-    state.accepted[key] = AcceptedPolicy{std::move(p), config.version};
+    state.accepted[key] =
+        AcceptedPolicy{std::make_shared<const AccessPolicy>(std::move(p)), config.version};
   }
   return state;
 }

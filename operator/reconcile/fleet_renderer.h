@@ -34,14 +34,18 @@
 
 namespace gatehouse::reconcile {
 
+// Models are immutable and shared (candidates, render states and the parse
+// cache point at the same object: thousands of policies are held once).
+using SharedPolicy = std::shared_ptr<const policy::AccessPolicy>;
+
 // One AccessPolicy as observed: its identity and either the validated model
 // or the first problem found (plus how many more there were).
 struct PolicyCandidate {
   std::string key;  // "namespace/name"
   int64_t generation = 0;
-  std::optional<policy::AccessPolicy> policy;  // set when valid
-  std::optional<policy::PolicyError> error;    // set when invalid
-  int more_errors = 0;                         // errors beyond `error`
+  SharedPolicy policy;                       // set (non-null) when valid
+  std::optional<policy::PolicyError> error;  // set when invalid
+  int more_errors = 0;                       // errors beyond `error`
 };
 
 // What one policy ended up as in a render.
@@ -60,7 +64,7 @@ struct PolicyOutcome {
 };
 
 struct AcceptedPolicy {
-  policy::AccessPolicy model;
+  SharedPolicy model;         // never null
   int64_t since_version = 0;  // first fleet config version that carried this model
 };
 
@@ -89,6 +93,9 @@ std::vector<PolicyCandidate> ParsePolicyCandidates(const std::vector<nlohmann::j
 std::vector<PolicyCandidate> ParsePolicyCandidates(
     const std::vector<std::shared_ptr<const nlohmann::json>>& objects,
     const policy::SecretStore& secrets);
+// One API object -> a candidate; nullopt for objects without namespace/name.
+std::optional<PolicyCandidate> ParsePolicyCandidate(const nlohmann::json& object,
+                                                    const policy::SecretStore& secrets);
 
 // Local mode: the result of ParsePolicyFiles -> candidates. Errors that name
 // no policy (a broken file) are returned in `unattributed` for the log.

@@ -117,9 +117,7 @@ json GoldenDocument(const RenderResult& r) {
   json envelope = {{"version", r.config.version},
                    {"sha256", r.config.sha256},
                    {"content", json::parse(r.config.content)}};
-  return {{"envelope", envelope},
-          {"outcomes", outcomes},
-          {"statuses", statuses}};
+  return {{"envelope", envelope}, {"outcomes", outcomes}, {"statuses", statuses}};
 }
 
 TEST(FleetRendererTest, GoldenRender) {
@@ -309,9 +307,9 @@ TEST(FleetRendererTest, LocalModeCandidatesKeepErrorsPerPolicy) {
   ASSERT_EQ(candidates.size(), 2u);
   EXPECT_EQ(candidates[0].key, "a/bad");
   EXPECT_TRUE(candidates[0].error.has_value());
-  EXPECT_FALSE(candidates[0].policy.has_value());
+  EXPECT_EQ(candidates[0].policy, nullptr);
   EXPECT_EQ(candidates[1].key, "a/ok");
-  EXPECT_TRUE(candidates[1].policy.has_value());
+  EXPECT_NE(candidates[1].policy, nullptr);
   EXPECT_EQ(unattributed.size(), 1u);
   RenderResult r = RenderFleet(candidates, {});
   EXPECT_EQ(CarriedGenerations(r).count("a/ok"), 1u);

@@ -1,0 +1,99 @@
+#include "operator/reconcile/policy_cache.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace gatehouse::reconcile {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kCompactField[] = "compact";
+
+std::string MetaText(const json& object, const char* field) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto it = meta->find(field);
+  return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int64_t MetaGeneration(const json& object) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return 0;
+  auto it = meta->find("generation");
+  return it != meta->end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+}  // namespace
+
+json CompactPolicyObject(json policy) {
+  if (!policy.is_object()) return policy;
+  json slim = json::object();
+  for (const char* field : {"apiVersion", "kind"}) {
+    if (auto it = policy.find(field); it != policy.end()) slim[field] = std::move(*it);
+  }
+  if (auto meta = policy.find("metadata"); meta != policy.end() && meta->is_object()) {
+    json& out = slim["metadata"] = json::object();
+    for (const char* field :
+         {"name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp"}) {
+      if (auto it = meta->find(field); it != meta->end()) out[field] = std::move(*it);
+    }
+  }
+  json rest = json::object();
+  for (const char* field : {"spec", "status"}) {
+    if (auto it = policy.find(field); it != policy.end()) rest[field] = std::move(*it);
+  }
+  // The input came through the JSON parser, which refuses invalid UTF-8, so
+  // `replace` never fires; it only keeps dump() from throwing on the request path.
+  slim[kCompactField] = rest.dump(-1, ' ', false, json::error_handler_t::replace);
+  return slim;
+}
+
+json ExpandPolicyObject(const json& object) {
+  if (!object.is_object()) return object;
+  auto compact = object.find(kCompactField);
+  if (compact == object.end() || !compact->is_string()) return object;
+  json full = object;
+  full.erase(kCompactField);
+  json rest = json::parse(compact->get_ref<const std::string&>(), nullptr, false);
+  // Our own serialization always parses; if it ever did not, the object goes
+  // without a spec and is refused by the parser (deny by default).
+  if (rest.is_object()) {
+    for (auto& [field, value] : rest.items()) full[field] = std::move(value);
+  }
+  return full;
+}
+
+std::vector<PolicyCandidate> PolicyCache::Candidates(
+    const std::vector<std::shared_ptr<const json>>& objects, const policy::SecretStore& secrets,
+    uint64_t secrets_epoch) {
+  // Secrets feed the parse (references are resolved there): a new epoch drops every entry.
+  if (secrets_epoch != secrets_epoch_) by_key_.clear();
+  secrets_epoch_ = secrets_epoch;
+  std::map<std::string, Entry> next;
+  for (const auto& object : objects) {
+    if (object == nullptr) continue;
+    std::string uid = MetaText(*object, "uid");
+    int64_t generation = MetaGeneration(*object);
+    std::string key = MetaText(*object, "namespace") + "/" + MetaText(*object, "name");
+    auto old = by_key_.find(key);
+    if (generation > 0 && old != by_key_.end() && old->second.uid == uid &&
+        old->second.generation == generation) {
+      next[key] = std::move(old->second);
+      continue;
+    }
+    std::optional<PolicyCandidate> candidate =
+        ParsePolicyCandidate(ExpandPolicyObject(*object), secrets);
+    ++parses_;
+    if (!candidate) continue;                 // no namespace/name: the API never serves those
+    std::string parsed_key = candidate->key;  // not in the same expression as the move
+    next[parsed_key] = Entry{std::move(uid), generation, std::move(*candidate)};
+  }
+  by_key_ = std::move(next);
+  std::vector<PolicyCandidate> out;
+  out.reserve(by_key_.size());
+  for (const auto& [key, entry] : by_key_) out.push_back(entry.candidate);  // models shared
+  return out;
+}
+
+}  // namespace gatehouse::reconcile

@@ -1,0 +1,211 @@
+// PolicyCache: compact objects round-trip, parses are re-used only while
+// uid, generation and the Secrets epoch hold, and a re-used parse is never
+// served for a changed policy.
+#include "operator/reconcile/policy_cache.h"
+
+#include <gtest/gtest.h>
+
+#include "proxy/policy/policy_parser.h"
+
+namespace gatehouse::reconcile {
+namespace {
+
+using nlohmann::json;
+using Objects = std::vector<std::shared_ptr<const json>>;
+
+json PolicyObject(const std::string& name, int64_t generation, const std::string& host,
+                  const std::string& uid = "u-1") {
+  return {{"apiVersion", "gatehouse.dev/v1alpha1"},
+          {"kind", "AccessPolicy"},
+          {"metadata",
+           {{"namespace", "ns"},
+            {"name", name},
+            {"uid", uid},
+            {"generation", generation},
+            {"resourceVersion", "7"},
+            {"creationTimestamp", "2024-01-01T00:00:00Z"},
+            {"labels", {{"team", "a"}}},
+            {"annotations", {{"kubectl.kubernetes.io/last-applied-configuration", "{...}"}}},
+            {"managedFields", json::array({{{"manager", "kubectl"}}})}}},
+          {"spec",
+           {{"hosts", {host}},
+            {"upstream", {{"url", "http://127.0.0.1:9000"}}},
+            {"rules", {{{"name", "public"}, {"action", "Allow"}, {"from", {{"public", true}}}}}}}},
+          {"status", {{"observedGeneration", generation}}}};
+}
+
+// A policy whose login needs the Secret ns/oidc.
+json WithSecretRef(json object) {
+  object["spec"]["authentication"] = {
+      {"issuers", {{{"issuer", "https://idp.example.com"}, {"audiences", {"gatehouse"}}}}},
+      {"login",
+       {{"issuer", "https://idp.example.com"},
+        {"clientID", "gatehouse"},
+        {"clientSecretRef", {{"name", "oidc"}, {"key", "client-secret"}}}}}};
+  return object;
+}
+
+std::shared_ptr<const json> Compact(const json& object) {
+  return std::make_shared<const json>(CompactPolicyObject(object));
+}
+
+std::string HostOf(const PolicyCandidate& c) {
+  return c.policy && !c.policy->spec.hosts.empty() ? c.policy->spec.hosts[0] : "";
+}
+
+TEST(CompactPolicyObjectTest, RoundTripsWhatRenderAndStatusUseAndDropsTheRest) {
+  json full = PolicyObject("p", 2, "a.example.com");
+  json compact = CompactPolicyObject(full);
+  EXPECT_FALSE(compact.contains("spec"));
+  EXPECT_FALSE(compact.contains("status"));
+  EXPECT_TRUE(compact["compact"].is_string());
+  EXPECT_FALSE(compact["metadata"].contains("labels"));
+  EXPECT_FALSE(compact["metadata"].contains("annotations"));
+  EXPECT_FALSE(compact["metadata"].contains("managedFields"));
+
+  json expanded = ExpandPolicyObject(compact);
+  EXPECT_EQ(expanded["spec"], full["spec"]);
+  EXPECT_EQ(expanded["status"], full["status"]);
+  EXPECT_EQ(expanded["metadata"]["resourceVersion"], "7");
+  EXPECT_EQ(expanded["metadata"]["uid"], "u-1");
+  EXPECT_FALSE(expanded.contains("compact"));
+}
+
+TEST(CompactPolicyObjectTest, EdgeInputs) {
+  struct Case {
+    std::string name;
+    json input;
+  };
+  const std::vector<Case> cases = {
+      {"not an object", json::array({1, 2})},
+      {"no spec nor status", {{"metadata", {{"name", "x"}}}}},
+      {"no metadata", {{"spec", {{"hosts", {"h"}}}}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    json expanded = ExpandPolicyObject(CompactPolicyObject(c.input));
+    if (!c.input.is_object()) {
+      EXPECT_EQ(expanded, c.input);
+      continue;
+    }
+    EXPECT_EQ(expanded.value("spec", json()), c.input.value("spec", json()));
+    EXPECT_EQ(expanded.value("metadata", json::object()).value("name", ""),
+              c.input.value("metadata", json::object()).value("name", ""));
+  }
+  // A full (non-compact) object expands to itself.
+  json full = PolicyObject("p", 1, "a.example.com");
+  EXPECT_EQ(ExpandPolicyObject(full), full);
+  // A corrupted compact field yields no spec: the parser refuses it (deny by default).
+  json broken = CompactPolicyObject(full);
+  broken["compact"] = "{not json";
+  PolicyCache cache;
+  auto candidates = cache.Candidates({std::make_shared<const json>(broken)}, {}, 0);
+  ASSERT_EQ(candidates.size(), 1u);
+  EXPECT_EQ(candidates[0].policy, nullptr);
+  EXPECT_TRUE(candidates[0].error.has_value());
+}
+
+TEST(PolicyCacheTest, SameAsParsePolicyCandidates) {
+  std::vector<json> full = {PolicyObject("b", 1, "b.example.com", "u-b"),
+                            PolicyObject("a", 3, "a.example.com", "u-a")};
+  full[0]["spec"]["rules"][0]["paths"] = {"/a/**/b"};  // invalid
+  Objects compact = {Compact(full[0]), Compact(full[1])};
+  PolicyCache cache;
+  auto got = cache.Candidates(compact, {}, 0);
+  auto want = ParsePolicyCandidates(full, {});
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    SCOPED_TRACE(want[i].key);
+    EXPECT_EQ(got[i].key, want[i].key);
+    EXPECT_EQ(got[i].generation, want[i].generation);
+    EXPECT_EQ(got[i].policy == nullptr, want[i].policy == nullptr);
+    if (got[i].policy && want[i].policy) {
+      EXPECT_EQ(got[i].policy->spec, want[i].policy->spec);
+    }
+    EXPECT_EQ(got[i].error.has_value(), want[i].error.has_value());
+    if (got[i].error && want[i].error) {
+      EXPECT_EQ(got[i].error->FieldMessage(), want[i].error->FieldMessage());
+    }
+  }
+}
+
+TEST(PolicyCacheTest, ReusesOnlyWhileUidGenerationAndSecretsHold) {
+  struct Case {
+    std::string name;
+    json second;            // the object in the second round
+    uint64_t second_epoch;  // the Secrets epoch in the second round
+    bool reparsed;
+    std::string host;  // host of the second round's candidate
+  };
+  const json first = PolicyObject("p", 2, "old.example.com");
+  json status_only = first;
+  status_only["status"]["observedGeneration"] = 99;
+  status_only["metadata"]["resourceVersion"] = "8";
+  const std::vector<Case> cases = {
+      {"status write (same generation)", status_only, 1, false, "old.example.com"},
+      {"spec edit bumps generation", PolicyObject("p", 3, "new.example.com"), 1, true,
+       "new.example.com"},
+      {"deleted and recreated (new uid, same generation)",
+       PolicyObject("p", 2, "new.example.com", "u-2"), 1, true, "new.example.com"},
+      {"Secrets changed", PolicyObject("p", 2, "new.example.com"), 2, true, "new.example.com"},
+      {"no generation: never re-used", PolicyObject("p", 0, "new.example.com"), 1, true,
+       "new.example.com"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    PolicyCache cache;
+    json start =
+        c.name.rfind("no generation", 0) == 0 ? PolicyObject("p", 0, "old.example.com") : first;
+    auto one = cache.Candidates({Compact(start)}, {}, 1);
+    ASSERT_EQ(one.size(), 1u);
+    EXPECT_EQ(HostOf(one[0]), "old.example.com");
+    EXPECT_EQ(cache.parses(), 1);
+    auto two = cache.Candidates({Compact(c.second)}, {}, c.second_epoch);
+    ASSERT_EQ(two.size(), 1u);
+    EXPECT_EQ(cache.parses(), c.reparsed ? 2 : 1);
+    EXPECT_EQ(HostOf(two[0]), c.host);
+    if (!c.reparsed) {
+      EXPECT_EQ(two[0].policy, one[0].policy);  // the model is shared
+    }
+  }
+}
+
+TEST(PolicyCacheTest, SecretArrivingLaterIsPickedUpWithANewEpoch) {
+  json object = WithSecretRef(PolicyObject("p", 1, "a.example.com"));
+  PolicyCache cache;
+  auto before = cache.Candidates({Compact(object)}, {}, 1);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].policy, nullptr);  // the referenced Secret is missing: refused
+
+  policy::SecretStore secrets;
+  secrets.Add("ns", "oidc", {{"client-secret", "s3cr3t"}});
+  auto same_epoch = cache.Candidates({Compact(object)}, secrets, 1);
+  EXPECT_EQ(same_epoch[0].policy, nullptr);  // nothing told the cache: still the old parse
+  auto after = cache.Candidates({Compact(object)}, secrets, 2);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after[0].policy, nullptr);
+}
+
+TEST(PolicyCacheTest, DeletedPoliciesLeaveAndOutputIsSortedByKey) {
+  PolicyCache cache;
+  auto three = cache.Candidates({Compact(PolicyObject("c", 1, "c.example.com", "u-c")),
+                                 Compact(PolicyObject("a", 1, "a.example.com", "u-a")),
+                                 Compact(PolicyObject("b", 1, "b.example.com", "u-b"))},
+                                {}, 0);
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[0].key, "ns/a");
+  EXPECT_EQ(three[1].key, "ns/b");
+  EXPECT_EQ(three[2].key, "ns/c");
+  auto one = cache.Candidates({Compact(PolicyObject("b", 1, "b.example.com", "u-b"))}, {}, 0);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].key, "ns/b");
+  EXPECT_EQ(cache.parses(), 3);
+  // "a" comes back with the same uid and generation: it was forgotten, so parsed again.
+  auto back = cache.Candidates({Compact(PolicyObject("a", 1, "a.example.com", "u-a"))}, {}, 0);
+  EXPECT_EQ(cache.parses(), 4);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(HostOf(back[0]), "a.example.com");
+}
+
+}  // namespace
+}  // namespace gatehouse::reconcile
