@@ -180,18 +180,31 @@ StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
                                           const std::shared_ptr<const auth::Identity>& identity,
                                           std::string_view policy, std::string_view host,
                                           int64_t now) {
-  // Key: the identity object (tokens cached by TokenCache share one), the
-  // policy and the audience. The entry pins the identity so its address
-  // cannot be reused by another identity while the entry lives.
-  char prefix[2 * sizeof(void*) + 3];
-  std::snprintf(prefix, sizeof(prefix), "%p|", static_cast<const void*>(identity.get()));
-  std::string key = prefix;
-  key.append(policy);
-  key.push_back('|');
-  key += AudienceFromHost(host);
+  // Key: exactly the claims the assertion carries besides iat/exp/jti (sub,
+  // email, groups, policy, aud), each length-prefixed (groups after their
+  // count) so that no two claim sets share a key (["a,b"] and ["a","b"]
+  // differ). Keying by content, not by the Identity object, lets every fresh
+  // token of one user reuse the signature: their assertions would be
+  // identical but for iat, exp and jti.
+  const std::string audience = AudienceFromHost(host);
+  std::string key;
+  key.reserve(64 + identity->subject.size() + identity->email.size() + policy.size() +
+              audience.size());
+  const auto append = [&key](std::string_view part) {
+    const uint32_t size = static_cast<uint32_t>(part.size());
+    key.append(reinterpret_cast<const char*>(&size), sizeof(size));
+    key.append(part);
+  };
+  append(identity->subject);
+  append(identity->email);
+  const uint32_t group_count = static_cast<uint32_t>(identity->groups.size());
+  key.append(reinterpret_cast<const char*>(&group_count), sizeof(group_count));
+  for (const std::string& group : identity->groups) append(group);
+  append(policy);
+  append(audience);
   auto it = entries_.find(key);
-  if (it != entries_.end() && it->second.signer == &signer && it->second.identity == identity &&
-      now >= it->second.issued_at && now - it->second.issued_at < kAssertionReuseSeconds) {
+  if (it != entries_.end() && it->second.signer == &signer && now >= it->second.issued_at &&
+      now - it->second.issued_at < kAssertionReuseSeconds) {
     return it->second.assertion;
   }
   AssertionClaims claims{.audience = host,
@@ -203,7 +216,7 @@ StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
   if (!fresh.ok()) return fresh.status();
   // Bounded: drop everything when full (entries live 30 s anyway).
   if (it == entries_.end() && entries_.size() >= max_entries_) entries_.clear();
-  entries_[key] = Entry{identity, &signer, *fresh, now};
+  entries_[std::move(key)] = Entry{&signer, *fresh, now};
   return fresh;
 }
 

@@ -14,8 +14,9 @@
 // Thread-safe: Sign() may run on every worker thread at once.
 //
 // AssertionCache (one per worker thread, no locks) keeps a signed assertion
-// for up to kAssertionReuseSeconds of its 60 s life per (identity, policy,
-// audience), so the ~30 us ECDSA signature is not paid on every request. A
+// for up to kAssertionReuseSeconds of its 60 s life per (sub, email, groups,
+// policy, audience): the claims it signs. So the ECDSA signature (30-70 us) is
+// not paid on every request, nor on every fresh token of the same user. A
 // reused assertion keeps its jti: the jti names the assertion, not the request
 // (X-Request-Id does that).
 #pragma once
@@ -79,7 +80,7 @@ class AssertionCache {
  public:
   explicit AssertionCache(size_t max_entries = 4096) : max_entries_(max_entries) {}
 
-  // A cached assertion for (identity, policy, audience) signed at most
+  // A cached assertion for (identity's sub/email/groups, policy, audience) signed at most
   // kAssertionReuseSeconds ago, else a fresh one from `signer`.
   StatusOr<std::string> Get(const AssertionSigner& signer,
                             const std::shared_ptr<const auth::Identity>& identity,
@@ -89,7 +90,6 @@ class AssertionCache {
 
  private:
   struct Entry {
-    std::shared_ptr<const auth::Identity> identity;  // pins the pointer used in the key
     const AssertionSigner* signer = nullptr;
     std::string assertion;
     int64_t issued_at = 0;

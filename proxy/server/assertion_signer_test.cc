@@ -177,8 +177,10 @@ TEST(AssertionSignerTest, AudienceFromHost) {
 TEST(AssertionCacheTest, ReusesForThirtySecondsPerIdentityPolicyAndHost) {
   auto signer = NewSigner();
   AssertionCache cache;
-  auto alice = std::make_shared<const auth::Identity>(auth::Identity{.user = "alice"});
-  auto bob = std::make_shared<const auth::Identity>(auth::Identity{.user = "bob"});
+  auto alice = std::make_shared<const auth::Identity>(
+      auth::Identity{.user = "alice", .subject = "alice", .email = "a@example.com"});
+  auto bob =
+      std::make_shared<const auth::Identity>(auth::Identity{.user = "bob", .subject = "bob"});
   const std::string first = *cache.Get(*signer, alice, "ns/p", "h.example.com", kNow);
   EXPECT_EQ(*cache.Get(*signer, alice, "ns/p", "H.example.com:443", kNow + 29), first);
   EXPECT_NE(*cache.Get(*signer, alice, "ns/p", "h.example.com", kNow + 30), first);
@@ -190,13 +192,37 @@ TEST(AssertionCacheTest, ReusesForThirtySecondsPerIdentityPolicyAndHost) {
   EXPECT_GE(Part(reused, 1)["exp"].get<int64_t>(), kNow + 45 + 30);
 }
 
+// Fresh tokens of one user are distinct Identity objects with the same claims:
+// they share the assertion. Anything the assertion carries that differs does not.
+TEST(AssertionCacheTest, KeyedByTheSignedClaimsNotTheIdentityObject) {
+  auto signer = NewSigner();
+  AssertionCache cache;
+  auto id = [](std::string sub, std::string email, std::vector<std::string> groups) {
+    return std::make_shared<const auth::Identity>(auth::Identity{
+        .user = sub, .subject = sub, .email = std::move(email), .groups = std::move(groups)});
+  };
+  const std::string first = *cache.Get(*signer, id("ann", "a@x", {"g1", "g2"}), "ns/p", "h", kNow);
+  EXPECT_EQ(*cache.Get(*signer, id("ann", "a@x", {"g1", "g2"}), "ns/p", "h", kNow + 1), first);
+  EXPECT_NE(*cache.Get(*signer, id("ann", "a@x", {"g1"}), "ns/p", "h", kNow), first);
+  EXPECT_NE(*cache.Get(*signer, id("ann", "b@x", {"g1", "g2"}), "ns/p", "h", kNow), first);
+  EXPECT_NE(*cache.Get(*signer, id("bob", "a@x", {"g1", "g2"}), "ns/p", "h", kNow), first);
+  // Separators inside values cannot make two claim sets collide.
+  const std::string joined = *cache.Get(*signer, id("c", "e", {"g1,g2"}), "ns/p", "h", kNow);
+  EXPECT_NE(*cache.Get(*signer, id("c", "e", {"g1", "g2"}), "ns/p", "h", kNow), joined);
+  EXPECT_NE(*cache.Get(*signer, id("c:e", "", {}), "ns/p", "h", kNow),
+            *cache.Get(*signer, id("c", ":e", {}), "ns/p", "h", kNow));
+  // The reused assertion names the right subject.
+  EXPECT_EQ(Part(first, 1)["sub"], "ann");
+  EXPECT_EQ(Part(first, 1)["groups"], nlohmann::json({"g1", "g2"}));
+}
+
 TEST(AssertionCacheTest, BoundedSize) {
   auto signer = NewSigner();
   AssertionCache cache(/*max_entries=*/8);
   std::vector<std::shared_ptr<const auth::Identity>> ids;
   for (int i = 0; i < 50; ++i) {
     ids.push_back(
-        std::make_shared<const auth::Identity>(auth::Identity{.user = std::to_string(i)}));
+        std::make_shared<const auth::Identity>(auth::Identity{.subject = std::to_string(i)}));
     ASSERT_TRUE(cache.Get(*signer, ids.back(), "ns/p", "h", kNow).ok());
     EXPECT_LE(cache.size(), 8u);
   }
