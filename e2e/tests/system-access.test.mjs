@@ -16,6 +16,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { dashboardQueries, grafanaExpr } from '../lib/prometheus.mjs';
@@ -126,7 +127,10 @@ test('helm template + kubectl apply: chart, keys and example policies; every pol
   assert.match(table, /platform\s+orders-api\s+\S*api\.internal\.example\.com\S*\s+True\s+True/);
   // The operator keeps the last rendered config in the bootstrap Secret the proxies mount.
   const bootstrap = JSON.parse(await sys.kubectl(['get', 'secret', '-n', 'gatehouse', 'gatehouse-fleet-config', '-o', 'json']));
-  const header = JSON.parse(Buffer.from(bootstrap.data['config.json'], 'base64').toString().split('\n')[0]);
+  // Stored gzipped: the API caps a Secret at 1 MiB, which a few thousand policies exceed.
+  const stored = Buffer.from(bootstrap.data['config.json'], 'base64');
+  assert.deepEqual([...stored.subarray(0, 2)], [0x1f, 0x8b], 'the bootstrap is gzipped');
+  const header = JSON.parse(gunzipSync(stored).toString().split('\n')[0]);
   assert.equal(header.version, versions[0]);
   // Every process runs what the Deployment says (only addresses moved).
   for (const p of sys.proxies) {

@@ -5,7 +5,7 @@ add_library(gatehouse_operator_cli STATIC
   ${CMAKE_CURRENT_LIST_DIR}/operator_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/reconcile_shell.cc)
 target_link_libraries(gatehouse_operator_cli
-  PUBLIC gatehouse_fleet gatehouse_kube gatehouse_reconcile gatehouse_policy_sources
+  PUBLIC gatehouse_fleet gatehouse_kube gatehouse_reconcile gatehouse_policy_sources gatehouse_gzip
          prometheus-cpp::core spdlog::spdlog
   PRIVATE gatehouse_warnings)
 

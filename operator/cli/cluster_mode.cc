@@ -13,6 +13,8 @@
 #include "operator/kube/leader_elector.h"
 #include "operator/reconcile/policy_cache.h"
 #include "operator/reconcile/policy_status.h"
+#include "proxy/core/gzip.h"
+#include "proxy/policy/fleet_config.h"
 #include "proxy/policy/policy_parser.h"
 
 namespace gatehouse::operator_cli {
@@ -91,6 +93,7 @@ void LoadBootstrap(Cluster& c, const OperatorFlags& flags, const std::string& ns
   if (!got.ok() || !*got) return;
   std::string b64 = (**got).value("data", json::object()).value(kBootstrapKey, "");
   StatusOr<std::string> bytes = policy::DecodeBase64Strict(b64);
+  if (bytes.ok()) bytes = GunzipIfCompressed(*bytes, policy::kMaxFleetConfigBytes);
   if (!bytes.ok()) return;
   StatusOr<policy::FleetConfig> config = policy::ParseFleetConfigEnvelope(*bytes);
   if (!config.ok()) return;
@@ -232,9 +235,9 @@ int RunCluster(const OperatorFlags& flags) {
     if (result->config.sha256 != bootstrap_sha &&
         std::chrono::steady_clock::now() >= next_bootstrap_attempt) {
       // The bootstrap holds secrets: a Secret, never a ConfigMap (see README).
-      auto w =
-          c.writer.ApplySecret(proxy_ns, flags.config_map,
-                               {{kBootstrapKey, policy::SerializeFleetConfig(result->config)}});
+      auto w = c.writer.ApplySecret(
+          proxy_ns, flags.config_map,
+          {{kBootstrapKey, Gzip(policy::SerializeFleetConfig(result->config))}});
       if (w.ok()) bootstrap_sha = result->config.sha256;
       if (!w.ok()) {
         // Not again on every tick: a Secret the API refuses (e.g. over its

@@ -14,8 +14,10 @@
 #include "proxy/auth/jwks_cache.h"
 #include "proxy/auth/session_cookie.h"
 #include "proxy/cli/policy_sources.h"
+#include "proxy/core/gzip.h"
 #include "proxy/core/random_source.h"
 #include "proxy/core/time_source.h"
+#include "proxy/policy/fleet_config.h"
 #include "proxy/policy/policy_parser.h"
 #include "proxy/server/admin_endpoints.h"
 #include "proxy/server/admin_server.h"
@@ -312,7 +314,9 @@ int RunServe(const std::vector<std::string>& args, std::ostream& err) {
   if (!o.policies_dir.empty()) {
     ReloadPolicies(o.policies_dir, store, metrics);
   } else {
+    // The operator stores the bootstrap gzipped (the API caps a Secret at 1 MiB).
     StatusOr<std::string> bytes = ReadFile(o.bootstrap_file);
+    if (bytes.ok()) bytes = GunzipIfCompressed(*bytes, policy::kMaxFleetConfigBytes);
     StatusOr<server::ConfigVersion> applied = bytes.ok()
                                                   ? store.ApplyFleetConfig(*bytes)
                                                   : StatusOr<server::ConfigVersion>(bytes.status());
