@@ -286,7 +286,7 @@ export const sessionKeyLine = () => crypto.randomBytes(32).toString('base64url')
 export async function startSignInStack({ hosts, proxies = 1, clientSecret = 'gatehouse-client-secret',
   extraClients = [], metabaseSecret = 'metabase-shared-secret-0123456789abcdef', idTokenTtl } = {}) {
   const ports = [];
-  for (let i = 0; i < proxies + 1; i++) ports.push(await freePort());  // the last: startExtraProxy
+  for (let i = 0; i < proxies; i++) ports.push(await freePort());
   const redirectUris = [];
   for (const host of Object.keys(hosts)) for (const p of ports) redirectUris.push(`http://${host}:${p}/.gatehouse/callback`);
   const started = [];
@@ -319,11 +319,14 @@ export async function startSignInStack({ hosts, proxies = 1, clientSecret = 'gat
       return proxy;
     };
     for (let i = 0; i < proxies; i++) stack.proxies.push(await launch(ports[i], stack.keysFile));
-    // Another proxy on the last registered port, e.g. with a different key file.
+    // Another proxy, e.g. with a different key file.
     stack.startExtraProxy = async ({ keys }) => {
       const file = `${stack.keysFile}.extra`;
       writeFileSync(file, keys.map((k) => `${k}\n`).join(''), { mode: 0o600 });
-      return launch(ports[proxies], file);
+      // A port of its own, chosen when it binds: the port reserved for it at the
+      // start may have been taken by a parallel test since (ctest -j), and no
+      // test signs in through it (its callback URL is never followed).
+      return launch(0, file);
     };
   } catch (e) {
     await stopAll(started, stack);
