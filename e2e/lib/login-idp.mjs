@@ -33,7 +33,7 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { generateKeyPair, exportJWK } from 'jose';
 import { freePort } from './dataplane-helpers.mjs';
-import { policyDir, rawRequest, startEcho, startProxy } from './proxy-harness.mjs';
+import { policyDir, policyYaml, rawRequest, startEcho, startProxy } from './proxy-harness.mjs';
 
 export const kUsers = {
   ann: { given_name: 'Ann', family_name: 'Analyst', groups: ['analysts'] },
@@ -249,24 +249,14 @@ export async function signIn(issuer, authorizeUrl, username, jar = new CookieJar
 // A policy host with browser sign-in through `idp`. rules: YAML list items
 // (indented 4). metabase: the name of a Secret holding the Metabase JWT secret.
 export function signInPolicy({ name, host, issuer, upstream, rules, clientId = 'gatehouse', metabase = '' }) {
-  return `apiVersion: gatehouse.dev/v1alpha1
-kind: AccessPolicy
-metadata: {name: ${name}, namespace: e2e}
-spec:
-  hosts: ["${host}"]
-  upstream: {url: "${upstream}"}
-  authentication:
-    issuers:
-      - issuer: ${issuer}
-        audiences: [${clientId}]
-        groupsClaim: groups
+  const login = `        groupsClaim: groups
     login:
       issuer: ${issuer}
       clientID: ${clientId}
       clientSecretRef: {name: oidc-${name}, key: client-secret}
       scopes: [openid, email, profile, groups]
-${metabase ? `  metabase:\n    sharedSecretRef: {name: ${metabase}, key: secret}\n` : ''}  rules:
-${rules}`;
+${metabase ? `  metabase:\n    sharedSecretRef: {name: ${metabase}, key: secret}\n` : ''}`;
+  return policyYaml({ name, host, issuer, upstream, rules, audience: clientId, extra: login });
 }
 
 export function secretYaml(name, data) {

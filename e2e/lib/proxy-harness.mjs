@@ -113,7 +113,7 @@ export function policyDir(files) {
   return { dir, write: (name, text) => writeFileSync(path.join(dir, name), text), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function policyYaml({ name, host, issuer, upstream, rules, extra = '' }) {
+export function policyYaml({ name, host, issuer, upstream, rules, audience = 'gatehouse', extra = '' }) {
   return `apiVersion: gatehouse.dev/v1alpha1
 kind: AccessPolicy
 metadata: {name: ${name}, namespace: e2e}
@@ -123,7 +123,7 @@ spec:
   authentication:
     issuers:
       - issuer: ${issuer}
-        audiences: [gatehouse]
+        audiences: [${audience}]
 ${extra}  rules:
 ${rules}`;
 }
