@@ -4,15 +4,25 @@
 //
 // wrk is closed-loop (each connection sends its next request when the last
 // one is answered), and wrk2 is not in Debian, so this is the open-loop
-// generator: requests are released on a fixed schedule (RATE per second,
-// every millisecond the ones that are due) over CONNS (default 128)
-// keep-alive connections to 127.0.0.1:PORT, whatever the server's speed. A
-// request whose connection is still busy waits for a free one, and its
-// latency is counted from the moment it was due (no coordinated omission).
-// The first second is a warm-up and is not recorded.
+// generator: requests are released on a fixed schedule (RATE per second)
+// over CONNS (default 128) keep-alive connections to 127.0.0.1:PORT, whatever
+// the server's speed. A request whose connection is still busy waits for a
+// free one, and its latency is counted from the moment it was due (no
+// coordinated omission). The first second is a warm-up and is not recorded.
+//
+// The schedule: Node timers fire on a ~1 ms grid (and late under load), and
+// any release lag is added to the measured latency, so the generator spins
+// through the event loop with setImmediate (socket I/O is still handled on
+// every turn) while the next request is less than kSpinMs away, and sleeps
+// on a timer only for longer gaps. OPEN_LOOP_SCHEDULE=timer selects the old
+// 1 ms timer tick, to compare. Run it on a core of its own (bench/run.sh
+// pins it): spinning keeps that core busy.
+//
 // Prints one JSON line: offered and achieved rate, p50/p99/p99.9 in ms,
-// non-2xx, errors, and how many requests were released more than 1 ms late
-// (the generator itself falling behind).
+// non-2xx, errors, how many requests were released more than 1 ms late, and
+// the release lag (actual release time minus due time, recorded requests
+// only) as p50/p99/p99.9/max in microseconds: the generator's own share of
+// every latency figure.
 import {readFileSync} from 'node:fs';
 import net from 'node:net';
 
@@ -29,11 +39,18 @@ const token = readFileSync(tokenFile, 'utf8').trim();
 const request = Buffer.from(`GET /api/bench HTTP/1.1\r\nHost: ${hostHeader}\r\n` +
                             `Authorization: Bearer ${token}\r\n\r\n`, 'latin1');
 const kWarmupMs = 1000;
+const kSpinMs = 2;  // closer than this to the next due time: spin, do not sleep
+const schedule = process.env.OPEN_LOOP_SCHEDULE ?? 'spin';
+if (schedule !== 'spin' && schedule !== 'timer') {
+  console.error(`open-loop.mjs: OPEN_LOOP_SCHEDULE must be spin or timer, got '${schedule}'`);
+  process.exit(2);
+}
 
 const latencies = [];  // ms, recorded after the warm-up
 let non2xx = 0;
 let errors = 0;
 let late = 0;
+const lags = [];  // ms, release time minus due time, recorded requests only
 let completed = 0;
 const idle = [];
 const backlog = [];  // due times (ms) of requests waiting for a free connection
@@ -92,25 +109,40 @@ const interval = 1000 / rate;
 let nextDue = start;
 const connections = Array.from({length: conns}, Connection);
 
+// Releases every request that is due, then waits for the next due time.
 function Tick() {
-  const now = performance.now();
-  while (nextDue <= now && nextDue < end) {
-    if (now - nextDue > 1) late++;
+  while (nextDue < end) {
+    const now = performance.now();
+    if (nextDue > now) break;
+    const lag = now - nextDue;
+    if (lag > 1) late++;
+    if (nextDue >= start + kWarmupMs) lags.push(lag);
     Send(nextDue);
     nextDue += interval;
   }
-  if (nextDue < end) {
-    setTimeout(Tick, Math.max(0, Math.min(1, nextDue - performance.now())));
+  if (nextDue >= end) {
+    // Give the last requests up to 2 s to finish, then report.
+    setTimeout(Report, Math.min(2000, 100 + backlog.length));
     return;
   }
-  // Give the last requests up to 2 s to finish, then report.
-  setTimeout(Report, Math.min(2000, 100 + backlog.length));
+  const wait = nextDue - performance.now();
+  if (schedule === 'timer') setTimeout(Tick, Math.max(0, Math.min(1, wait)));
+  else if (wait > kSpinMs) setTimeout(Tick, wait - kSpinMs);
+  else setImmediate(Tick);
 }
 setTimeout(Tick, 200);
 
 function Percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+}
+
+// Release lag in microseconds: {p50, p99, p999, max}.
+function LagSummary() {
+  const sorted = Float64Array.from(lags).sort();
+  const us = (ms) => Math.round(ms * 1000);
+  return {p50: us(Percentile(sorted, 0.5)), p99: us(Percentile(sorted, 0.99)),
+          p999: us(Percentile(sorted, 0.999)), max: us(sorted[sorted.length - 1] ?? NaN)};
 }
 
 function Report() {
@@ -125,6 +157,8 @@ function Report() {
     non2xx,
     errors,
     late_releases: late,
+    schedule,
+    release_lag_us: LagSummary(),
     still_waiting: backlog.length,
   };
   console.log(JSON.stringify(result));

@@ -16,6 +16,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort, isAddressInUse, retryOnAddressInUse, withFreePort } from './ports.mjs';
 import { repo } from './proxy-harness.mjs';
 
 // --- processes -------------------------------------------------------------------
@@ -55,23 +56,29 @@ export async function startEchoTool() {
   return { ...proc, port, url: `http://127.0.0.1:${port}`, stderr: () => stderr };
 }
 
-// A port that was free a moment ago (nothing listens on it when this returns).
-export async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+// A port nothing listens on (for upstreams that refuse connections).
+export { freePort };
 
 // Debian nginx as a second real upstream, its prefix, pid, logs and temp files
 // in a fresh directory. Every answer is 200 with a body and a header that show
 // the identity headers nginx received, so a test can see what got through.
-export async function startNginx() {
+// nginx cannot report a port it chose, so the port is reserved first, and a new
+// one is tried when a parallel test bound it before nginx did. With `port`:
+// that port, retried while another process holds it.
+export async function startNginx({ port } = {}) {
   const prefix = mkdtempSync(path.join(tmpdir(), 'gh-nginx-'));
   mkdirSync(path.join(prefix, 'tmp'));
-  const port = await freePort();
-  const conf = `worker_processes 1;
+  try {
+    const start = (p) => startNginxOn(prefix, p);
+    return await (port === undefined ? withFreePort(start) : retryOnAddressInUse(() => start(port)));
+  } catch (e) {
+    rmSync(prefix, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function nginxConf(prefix, port) {
+  return `worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log info;
 events { worker_connections 128; }
@@ -92,17 +99,29 @@ http {
   }
 }
 `;
-  writeFileSync(path.join(prefix, 'nginx.conf'), conf);
+}
+
+// One start on `port`; throws (nginx stopped) when it cannot bind, with nginx's
+// own words, "Address already in use" among them when the port was taken.
+async function startNginxOn(prefix, port) {
+  writeFileSync(path.join(prefix, 'nginx.conf'), nginxConf(prefix, port));
+  const errorLog = path.join(prefix, 'error.log');
+  rmSync(errorLog, { force: true });
   const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'),
-    '-e', path.join(prefix, 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '-e', errorLog, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const proc = tracked(child);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
+  const said = () => { try { return stderr + readFileSync(errorLog, 'utf8'); } catch { return stderr; } };
   const deadline = Date.now() + 10000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited ${child.exitCode}: ${stderr}`);
-    if (await canConnect(port)) break;
-    if (Date.now() > deadline) { await proc.stop(); throw new Error(`nginx did not start: ${stderr}`); }
+    // nginx retries a taken port for 2.5 s before it gives up: fail at once.
+    if (child.exitCode !== null || isAddressInUse(said())) {
+      await proc.stop();
+      throw new Error(`nginx could not start on ${port}: ${said()}`);
+    }
+    if (await nginxAnswers(port)) break;
+    if (Date.now() > deadline) { await proc.stop(); throw new Error(`nginx did not start: ${said()}`); }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -118,12 +137,15 @@ http {
   };
 }
 
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('connect', () => { socket.destroy(); resolve(true); });
-    socket.on('error', () => resolve(false));
-  });
+// True once OUR nginx answers on `port` (its own body, not just any listener:
+// the port may have been taken by another process).
+async function nginxAnswers(port) {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+    return /^user=\[\] groups=\[\] uri=\[\/\]/.test(await r.text());
+  } catch {
+    return false;
+  }
 }
 
 // --- policies ----------------------------------------------------------------------

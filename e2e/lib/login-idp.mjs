@@ -6,11 +6,10 @@
 // field and a submit button) that a real browser fills in; Node tests drive the
 // same form by hand through signIn().
 //
-//   const ports = { app: await freePort() };
-//   const idp = await startLoginIdp({ clients: [{
-//     id: 'gatehouse', secret: 's3cret',
-//     redirectUris: [`http://app.test:${ports.app}/.gatehouse/callback`] }] });
+//   const idp = await startLoginIdp({ clients: [{ id: 'gatehouse', secret: 's3cret', redirectUris: [] }] });
 //   idp.issuer                                  // http://127.0.0.1:P
+//   const proxy = await startProxy(...);         // its policy names idp.issuer; port chosen at bind
+//   idp.allowRedirectUris('gatehouse', [`http://app.test:${proxy.port}/.gatehouse/callback`]);
 //   const cb = await idp.signIn(authorizeUrl, 'ann');   // -> the redirect_uri URL with code+state
 //   idp.tokenRequests()                          // how many code exchanges reached the IdP
 //   idp.server, idp.provider                     // the http.Server and the Provider, to observe
@@ -32,7 +31,6 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { generateKeyPair, exportJWK } from 'jose';
-import { freePort } from './dataplane-helpers.mjs';
 import { policyDir, policyYaml, rawRequest, startEcho, startProxy } from './proxy-harness.mjs';
 
 export const kUsers = {
@@ -113,7 +111,13 @@ async function postLogoutSuccessSource(ctx) {
   ctx.body = '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Signed out</title></head><body><h1 id="signed-out">Signed out</h1></body></html>';
 }
 
-function clientMetadata({ id, secret, redirectUris, postLogoutRedirectUris }) {
+// oidc-provider wants one redirect URI at registration: a client whose callback
+// URLs are only known later (allowRedirectUris) gets one under .invalid, a name
+// that never resolves (RFC 2606), so nothing can ever be sent there.
+const kUnusedRedirect = 'https://unused.invalid/.gatehouse/callback';
+
+function clientMetadata({ id, secret, redirectUris: given, postLogoutRedirectUris }) {
+  const redirectUris = given.length ? given : [kUnusedRedirect];
   return {
     client_id: id,
     client_secret: secret,
@@ -129,6 +133,8 @@ function clientMetadata({ id, secret, redirectUris, postLogoutRedirectUris }) {
 // clients: [{id, secret, redirectUris, postLogoutRedirectUris?}].
 // A post-logout redirect may go to any path on an origin that one of the
 // client's redirect_uris names (redirect_uris themselves match exactly).
+// allowRedirectUris(clientId, uris) registers more exact redirect URIs after the
+// start (the proxies' callback URLs, once their ports are bound).
 export async function startLoginIdp({ clients, host = '127.0.0.1', port = 0, idTokenTtl = 300 }) {
   const { default: Provider } = await import('oidc-provider');
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
@@ -162,12 +168,22 @@ export async function startLoginIdp({ clients, host = '127.0.0.1', port = 0, idT
     },
     cookies: { keys: ['login-idp-cookie-key'] },
   });
+  // client_id -> Set of exact redirect URIs registered after the start.
+  const later = new Map();
+  const laterOf = (client) => later.get(client.clientId) ?? new Set();
+  const allowRedirect = provider.Client.prototype.redirectUriAllowed;
+  provider.Client.prototype.redirectUriAllowed = function allowed(value) {
+    // Exact match only, as for the registered ones: a tampered redirect_uri
+    // (other host, port, path) is still refused.
+    return allowRedirect.call(this, value) || laterOf(this).has(value);
+  };
   const allowPostLogout = provider.Client.prototype.postLogoutRedirectUriAllowed;
   provider.Client.prototype.postLogoutRedirectUriAllowed = function allowed(value) {
     if (allowPostLogout.call(this, value)) return true;
     let url;
     try { url = new URL(value); } catch { return false; }
-    return this.redirectUris.some((u) => new URL(u).origin === url.origin) && url.pathname.startsWith('/');
+    const origins = [...this.redirectUris, ...laterOf(this)].filter((u) => u !== kUnusedRedirect);
+    return origins.some((u) => new URL(u).origin === url.origin) && url.pathname.startsWith('/');
   };
   let tokenRequests = 0;
   provider.on('grant.success', () => { tokenRequests += 1; });
@@ -188,6 +204,11 @@ export async function startLoginIdp({ clients, host = '127.0.0.1', port = 0, idT
     server,
     provider,
     tokenRequests: () => tokenRequests,
+    allowRedirectUris(clientId, uris) {
+      if (!clients.some((c) => c.id === clientId)) throw new Error(`no client ${clientId}`);
+      if (!later.has(clientId)) later.set(clientId, new Set());
+      for (const u of uris) later.get(clientId).add(String(u));
+    },
     signIn: (authorizeUrl, username) => signIn(issuer, authorizeUrl, username),
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
   };
@@ -268,17 +289,13 @@ export function secretYaml(name, data) {
 export const sessionKeyLine = () => crypto.randomBytes(32).toString('base64url');
 
 // Starts the echo upstream, the login IdP and `proxies` gatehouse-proxy
-// processes (all sharing one --session-keys file) on ports picked first, so
-// the IdP can register every callback URL exactly. hosts: {host: {rules,
+// processes (all sharing one --session-keys file) on ports they choose when
+// they bind; then the IdP registers every proxy's callback URL exactly. hosts: {host: {rules,
 // metabase?}}; every host gets its own client secret Secret. Returns
 // {idp, echo, proxies: [{port, admin, ...}], dir, keysFile, origin(host, i),
 // startExtraProxy({keys}), stop()}.
 export async function startSignInStack({ hosts, proxies = 1, clientSecret = 'gatehouse-client-secret',
   extraClients = [], metabaseSecret = 'metabase-shared-secret-0123456789abcdef', idTokenTtl } = {}) {
-  const ports = [];
-  for (let i = 0; i < proxies; i++) ports.push(await freePort());
-  const redirectUris = [];
-  for (const host of Object.keys(hosts)) for (const p of ports) redirectUris.push(`http://${host}:${p}/.gatehouse/callback`);
   const started = [];
   const stack = { proxies: [], started };
   try {
@@ -286,8 +303,8 @@ export async function startSignInStack({ hosts, proxies = 1, clientSecret = 'gat
     started.push(stack.echo);
     stack.idp = await startLoginIdp({
       idTokenTtl,
-      clients: [{ id: 'gatehouse', secret: clientSecret, redirectUris },
-        ...extraClients.map((c) => ({ ...c, redirectUris }))],
+      clients: [{ id: 'gatehouse', secret: clientSecret, redirectUris: [] },
+        ...extraClients.map((c) => ({ ...c, redirectUris: [] }))],
     });
     started.push(stack.idp);
     const files = {};
@@ -302,21 +319,25 @@ export async function startSignInStack({ hosts, proxies = 1, clientSecret = 'gat
     stack.dir = policyDir(files);
     stack.keysFile = path.join(stack.dir.dir, '..', `${path.basename(stack.dir.dir)}.keys`);
     writeFileSync(stack.keysFile, `${sessionKeyLine()}\n`, { mode: 0o600 });
-    const launch = async (port, keysFile) => {
-      const proxy = await startProxy({ policies: stack.dir.dir,
-        args: ['--listen', `127.0.0.1:${port}`, '--session-keys', keysFile] });
+    // Each proxy binds port 0 and reports the port it got (no reserved port
+    // that a parallel test could take first).
+    const launch = async (keysFile) => {
+      const proxy = await startProxy({ policies: stack.dir.dir, args: ['--session-keys', keysFile] });
       started.push({ close: () => proxy.stop('SIGKILL') });
       return proxy;
     };
-    for (let i = 0; i < proxies; i++) stack.proxies.push(await launch(ports[i], stack.keysFile));
+    for (let i = 0; i < proxies; i++) stack.proxies.push(await launch(stack.keysFile));
+    const redirectUris = [];
+    for (const host of Object.keys(hosts)) {
+      for (const p of stack.proxies) redirectUris.push(`http://${host}:${p.port}/.gatehouse/callback`);
+    }
+    for (const id of ['gatehouse', ...extraClients.map((c) => c.id)]) stack.idp.allowRedirectUris(id, redirectUris);
     // Another proxy, e.g. with a different key file.
     stack.startExtraProxy = async ({ keys }) => {
       const file = `${stack.keysFile}.extra`;
       writeFileSync(file, keys.map((k) => `${k}\n`).join(''), { mode: 0o600 });
-      // A port of its own, chosen when it binds: the port reserved for it at the
-      // start may have been taken by a parallel test since (ctest -j), and no
-      // test signs in through it (its callback URL is never followed).
-      return launch(0, file);
+      // Its callback URL is not registered: no test signs in through it.
+      return launch(file);
     };
   } catch (e) {
     await stopAll(started, stack);

@@ -6,6 +6,7 @@
 //   const pki = makePushPki(dir);                // push CA, proxy + operator certs, a rogue CA
 //   const proxy = await startProxy({ bootstrap: missing, args: proxyPushArgs(pki) });
 //   const op = startOperator([...operatorPushArgs(pki), '--policies', d, '--proxy', `https://127.0.0.1:${proxy.admin}`]);
+//   const op2 = await startOperatorWithAdmin([...args]);   // --admin on a port it could bind: op2.admin
 //   await adminCall(proxy.admin, pki, { path: '/v1/config' });         // server verified, no client cert
 //   await adminCall(proxy.admin, pki, { method: 'PUT', body, client: 'operator' });
 import { spawn, execFile, execFileSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startKubeApiServer } from '../kube-apiserver/server.mjs';
+import { freePort, retryOnAddressInUse, withFreePort } from './ports.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -152,14 +154,36 @@ export function metricValue(text, sample) {
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
 
-// A port that was free a moment ago (the operator's --admin cannot report a port 0 choice).
-export async function freePort() {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
+// The operator's admin server (cpprest) binds port 0 but cannot report the
+// port it chose, so its --admin port is reserved first (lib/ports.mjs).
+export { freePort };
+
+// startOperator(args) plus `--admin 127.0.0.1:PORT`, resolved once the admin
+// port is bound (the "local mode:" / "cluster mode:" line comes right after the
+// bind). Without `port`: a port reserved just before, and a new one when a
+// parallel test took it first. With `port` (a restart on the port it had):
+// retried on that port while it is in use. The child has .admin = PORT.
+export async function startOperatorWithAdmin(args, { port, ...options } = {}) {
+  const start = (p) => startOperatorBound(args, p, options);
+  return port === undefined ? withFreePort(start) : retryOnAddressInUse(() => start(port));
+}
+
+async function startOperatorBound(args, port, options) {
+  const child = startOperator([...args, '--admin', `127.0.0.1:${port}`], options);
+  child.admin = port;
+  const end = Date.now() + 15000;
+  while (!/(?:local|cluster) mode:/.test(child.output)) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await child.stopped;
+      throw new Error(`operator exited ${child.exitCode}:\n${child.output}`);
+    }
+    if (Date.now() > end) {
+      await child.stop('SIGKILL');
+      throw new Error(`operator did not start in 15 s:\n${child.output}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return child;
 }
 
 // GET http://127.0.0.1:PORT/PATH -> {status, body}; rejects when nothing listens.

@@ -10,19 +10,11 @@
 // Scrape interval 1 s by default, so a test waits seconds, not minutes.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.mjs';
 
 export const prometheusBin = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 // jobs: {name: ['host:port', ...]} scraped over plain HTTP at /metrics.
 export async function startPrometheus({ jobs, scrapeInterval = '1s' }) {
@@ -34,7 +26,9 @@ export async function startPrometheus({ jobs, scrapeInterval = '1s' }) {
     `  evaluation_interval: ${scrapeInterval}\nscrape_configs:\n${scrapeConfigs.join('')}`);
   let lastError;
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    const port = await freePort();  // free a moment ago: retried if someone took it
+    // Prometheus cannot report a port it chose: one free a moment ago, and the
+    // start is retried on a new port if a parallel test bound it first.
+    const port = await freePort();
     const child = spawn(prometheusBin, [`--config.file=${path.join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${path.join(dir, `tsdb-${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });

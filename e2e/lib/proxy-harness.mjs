@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { startLocalIdp } from './local-idp.mjs';
+import { parseProxyPorts } from './ports.mjs';
 
 export const repo = path.resolve(import.meta.dirname, '../..');
 export const proxyBin =
@@ -142,11 +143,14 @@ export async function startProxy({ policies, bootstrap, args = [] }) {
   child.stdout.on('data', (d) => { stdout += d; });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const ports = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${stderr}`)), 15000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');  // never left running behind a failed start
+      reject(new Error(`proxy did not start:\n${stderr}`));
+    }, 15000);
     child.stderr.on('data', (d) => {
       stderr += d;
-      const m = stderr.match(/listening on [^:]+:(\d+), admin on [^:]+:(\d+)/);
-      if (m) { clearTimeout(timer); resolve({ port: Number(m[1]), admin: Number(m[2]) }); }
+      const bound = parseProxyPorts(stderr);  // both ports chosen at bind (port 0)
+      if (bound) { clearTimeout(timer); resolve(bound); }
     });
     exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`proxy exited ${code}:\n${stderr}`)); });
   });

@@ -2,12 +2,13 @@
 // the Helm chart rendered by the real helm and applied with the real kubectl to
 // the Kubernetes API test server, then every Deployment run as local processes
 // the way a kubelet would (container args from the applied Deployment, Secret
-// volumes written to files, only listen addresses moved to free loopback
-// ports, POD_NAME set, a kubeconfig instead of the service account), the
-// proxies registered in the admin Service's EndpointSlices as the endpoint
-// controller would, the example policies adapted to local upstreams, the real
-// oidc-provider twice (browser sign-in: login-idp.mjs; client credentials for
-// a service account: local-idp.mjs), the Metabase stand-in and the internal
+// volumes written to files, only listen addresses moved to loopback ports
+// (chosen at bind where the binary reports them), POD_NAME set, a kubeconfig
+// instead of the service account), the proxies registered in the admin
+// Service's EndpointSlices as the endpoint controller would, the example
+// policies adapted to local upstreams, the real oidc-provider twice (browser
+// sign-in: login-idp.mjs; client credentials for a service account:
+// local-idp.mjs), the Metabase stand-in and the internal
 // API stand-in as upstreams, optionally a real Prometheus and real Chromium.
 //
 //   const sys = await startSystem({ prometheus: true, browser: true });
@@ -28,7 +29,8 @@ import YAML from 'yaml';
 import { launchBrowser } from './browser.mjs';
 import { startLocalIdp } from './local-idp.mjs';
 import { beginLogin, deliverCallback, setCookies, startLoginIdp } from './login-idp.mjs';
-import { freePort, operatorBin, startKube } from './operator-harness.mjs';
+import { operatorBin, startKube } from './operator-harness.mjs';
+import { parseProxyPorts, retryOnAddressInUse, withFreePort } from './ports.mjs';
 import { eventually, proxyBin, repo } from './proxy-harness.mjs';
 import { spawnTracked, trackDescendants, waitOutput } from './system-processes.mjs';
 
@@ -51,7 +53,8 @@ const helmEnv = {
 };
 
 // A node tool of e2e/tools that prints {"port":N} once listening.
-// restart() kills it and starts it again on the same port.
+// restart() kills it and starts it again on the same port (retried while a
+// parallel test holds that port).
 async function startTool(registry, name, script, args = ['--port', '0']) {
   const proc = spawnTracked(registry, name, process.execPath, [path.join(repo, 'e2e/tools', script), ...args]);
   const m = await waitOutput(proc, 'stdout', /\{"port":(\d+)\}/, 15000);
@@ -61,7 +64,7 @@ async function startTool(registry, name, script, args = ['--port', '0']) {
   proc.restart = async () => {
     await proc.stop('SIGKILL');
     const samePort = args.map((a, i) => (args[i - 1] === '--port' ? String(proc.port) : a));
-    const again = await startTool(registry, name, script, samePort);
+    const again = await retryOnAddressInUse(() => startTool(registry, name, script, samePort));
     Object.assign(proc, again);
     return proc;
   };
@@ -215,15 +218,16 @@ async function startPrometheusFor(registry, dir, { proxyTargets, operatorTargets
     ],
   };
   writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(config));
-  const port = await freePort();
-  const proc = spawnTracked(registry, 'prometheus', process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus', [
-    `--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'tsdb')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn']);
-  proc.url = `http://127.0.0.1:${port}`;
-  await eventually(async () => {
-    assert.ok(proc.running(), `prometheus exited:\n${proc.stderr}`);
-    assert.equal((await fetch(`${proc.url}/-/ready`)).status, 200);
-  }, { timeout: 20000 });
+  // Prometheus cannot report a port it chose: a reserved one, and a new one
+  // when a parallel test bound it first.
+  const proc = await withFreePort(async (port) => {
+    const p = spawnTracked(registry, 'prometheus', process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus', [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, `tsdb-${port}`)}`,
+      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn']);
+    p.url = `http://127.0.0.1:${port}`;
+    await untilServing(p, `${p.url}/-/ready`, 20000);
+    return p;
+  });
   const api = async (p, params) => {
     const body = await (await fetch(`${proc.url}${p}?${new URLSearchParams(params)}`)).json();
     if (body.status !== 'success') throw new Error(`${p} ${JSON.stringify(params)}: ${body.error}`);
@@ -241,6 +245,27 @@ async function startPrometheusFor(registry, dir, { proxyTargets, operatorTargets
     for (const t of activeTargets) assert.equal(t.health, 'up', `${t.scrapeUrl}: ${t.lastError}`);
   }, { timeout: 30000, interval: 250 });
   return proc;
+}
+
+// Polls `url` until it answers 200 while `proc` runs; throws at once (with the
+// process's stderr, "address already in use" among it when the port was taken)
+// if the process exits first, or after timeoutMs (the process stopped).
+async function untilServing(proc, url, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (!proc.running()) {
+      await proc.stop('SIGKILL');
+      throw new Error(`${proc.name} exited:\n${proc.stderr.slice(-2000)}`);
+    }
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).status === 200 && proc.running()) return;
+    } catch { /* not listening yet */ }
+    if (Date.now() > end) {
+      await proc.stop('SIGKILL');
+      throw new Error(`${proc.name}: ${url} not serving in ${timeoutMs} ms:\n${proc.stderr.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 // --- the system --------------------------------------------------------------------------
@@ -267,8 +292,8 @@ async function boot(sys, { prometheus, browser, proxies }) {
   sys.cleanups.push(() => kube.server.close());
   sys.kubectl = (args, input) => run('/usr/bin/kubectl', ['--kubeconfig', kube.kubeconfig, ...args], { input });
 
-  // Upstreams and identity providers. Proxy ports are picked first: the
-  // sign-in IdP registers each proxy's callback URL exactly.
+  // Upstreams and identity providers. The sign-in IdP registers each proxy's
+  // callback URL exactly, once the proxies have bound their ports.
   const metabaseSecret = crypto.randomBytes(32).toString('hex');
   const clientSecret = crypto.randomBytes(24).toString('base64url');
   sys.metabaseSecret = metabaseSecret;
@@ -276,11 +301,8 @@ async function boot(sys, { prometheus, browser, proxies }) {
     ['--port', '0', '--jwt-secret', metabaseSecret]);
   sys.api = await startTool(registry, 'internal-api', 'internal-api.mjs');
   const pods = [];
-  for (let i = 0; i < proxies; i++) {
-    pods.push({ name: `gatehouse-proxy-7d9f8c6b5-${podSuffix()}`, port: await freePort(), admin: await freePort() });
-  }
-  sys.idp = await startLoginIdp({ clients: [{ id: 'gatehouse', secret: clientSecret,
-    redirectUris: pods.map((p) => `http://${kMetabaseHost}:${p.port}/.gatehouse/callback`) }] });
+  for (let i = 0; i < proxies; i++) pods.push({ name: `gatehouse-proxy-7d9f8c6b5-${podSuffix()}` });
+  sys.idp = await startLoginIdp({ clients: [{ id: 'gatehouse', secret: clientSecret, redirectUris: [] }] });
   sys.cleanups.push(() => sys.idp.close());
   sys.sa = await startLocalIdp({ clients: {
     [kWriterClient]: { email: 'checkout@clients.example.com', groups: ['services'] },
@@ -311,9 +333,10 @@ async function boot(sys, { prometheus, browser, proxies }) {
   sys.pushServerName = `gatehouse-proxy-admin.${kNamespace}.svc`;
 
   for (const pod of pods) sys.proxies.push(await startProxyPod(sys, pod));
+  sys.idp.allowRedirectUris('gatehouse', sys.proxies.map((p) => `${p.origin}/.gatehouse/callback`));
   const operatorPods = sys.operatorDeployment.spec.replicas;
   for (let i = 0; i < operatorPods; i++) {
-    sys.operators.push(await startOperatorPod(sys, { name: `gatehouse-operator-5c4b7f9d8-${podSuffix()}`, admin: await freePort() }));
+    sys.operators.push(await startOperatorPod(sys, { name: `gatehouse-operator-5c4b7f9d8-${podSuffix()}` }));
   }
   for (const p of sys.proxies) await p.waitReady();
 
@@ -338,21 +361,26 @@ async function boot(sys, { prometheus, browser, proxies }) {
 }
 
 // One proxy pod: Secret volumes written, args from the Deployment, listen and
-// admin on the pod's loopback ports, registered in an EndpointSlice.
+// admin on loopback, registered in an EndpointSlice. The first start binds
+// port 0 for both and reads the ports from the proxy's start line; a restart
+// keeps them, as a restarted container keeps its pod's address.
 async function startProxyPod(sys, pod) {
   const spec = sys.proxyDeployment.spec.template.spec;
   const [container] = spec.containers;
   const handle = { ...pod, restarts: 0 };
-  handle.origin = `http://${kMetabaseHost}:${pod.port}`;
-  handle.start = async () => {
+  const startOnce = async () => {
     const mounts = await mountSecrets(sys.kube, spec, container, path.join(sys.dir, pod.name));
-    const args = localArgs(container, mounts, { '--listen': `127.0.0.1:${pod.port}`, '--admin': `127.0.0.1:${pod.admin}` });
+    const args = localArgs(container, mounts,
+      { '--listen': `127.0.0.1:${pod.port ?? 0}`, '--admin': `127.0.0.1:${pod.admin ?? 0}` });
     handle.args = args;
     handle.proc = spawnTracked(sys.registry, pod.name, proxyBin, args);
     handle.pid = handle.proc.pid;
     await waitOutput(handle.proc, 'stderr', /listening on /);
+    Object.assign(pod, parseProxyPorts(handle.proc.stderr));
+    Object.assign(handle, { port: pod.port, admin: pod.admin, origin: `http://${kMetabaseHost}:${pod.port}` });
     sys.snapshotPids?.();
   };
+  handle.start = () => retryOnAddressInUse(startOnce);
   handle.stop = (signal = 'SIGTERM') => handle.proc?.stop(signal);
   handle.restart = async (signal = 'SIGKILL') => {
     await handle.stop(signal);
@@ -379,19 +407,23 @@ async function startOperatorPod(sys, pod) {
   const spec = sys.operatorDeployment.spec.template.spec;
   const [container] = spec.containers;
   const handle = { ...pod };
-  handle.start = async () => {
+  const startOn = async (port) => {
     const mounts = await mountSecrets(sys.kube, spec, container, path.join(sys.dir, pod.name));
-    const args = [...localArgs(container, mounts, { '--admin': `127.0.0.1:${pod.admin}` }), `--kubeconfig=${sys.kube.kubeconfig}`];
+    const args = [...localArgs(container, mounts, { '--admin': `127.0.0.1:${port}` }), `--kubeconfig=${sys.kube.kubeconfig}`];
     handle.proc = spawnTracked(sys.registry, pod.name, operatorBin, args, { env: { ...process.env, POD_NAME: pod.name } });
     handle.pid = handle.proc.pid;
-    await eventually(async () => {
-      assert.ok(handle.proc.running(), `${pod.name} exited:\n${handle.proc.stderr.slice(-2000)}`);
-      assert.equal((await fetch(`http://127.0.0.1:${pod.admin}/healthz`)).status, 200);
-    }, { timeout: 20000, interval: 100 });
+    // Logged right after the admin port is bound; a bind failure exits first.
+    await waitOutput(handle.proc, 'stderr', /cluster mode:/);
+    await untilServing(handle.proc, `http://127.0.0.1:${port}/healthz`, 20000);
+    handle.admin = port;
     sys.snapshotPids?.();
   };
+  // The operator's admin server cannot report a port 0 choice: the first start
+  // reserves one (a new one if a parallel test took it); a restart keeps it.
+  handle.start = () => (handle.admin === undefined
+    ? withFreePort(startOn) : retryOnAddressInUse(() => startOn(handle.admin)));
   handle.stop = (signal = 'SIGTERM') => handle.proc?.stop(signal);
-  handle.metrics = async () => (await fetch(`http://127.0.0.1:${pod.admin}/metrics`)).text();
+  handle.metrics = async () => (await fetch(`http://127.0.0.1:${handle.admin}/metrics`)).text();
   await handle.start();
   return handle;
 }

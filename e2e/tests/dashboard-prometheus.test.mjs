@@ -12,13 +12,13 @@
 // the expectations are plain data here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   startEcho, startJoseIdp, startProxy, policyDir, policyYaml, rawRequest, eventually, repo,
 } from '../lib/proxy-harness.mjs';
-import { operatorBin, freePort } from '../lib/operator-harness.mjs';
+import { startOperatorWithAdmin } from '../lib/operator-harness.mjs';
+import { freePort } from '../lib/ports.mjs';
 import { startPrometheus, dashboardQueries, grafanaExpr } from '../lib/prometheus.mjs';
 
 const dashboard = JSON.parse(readFileSync(path.join(repo, 'helm/gatehouse/dashboards/gatehouse.json'), 'utf8'));
@@ -56,24 +56,12 @@ async function brokenIdpPolicy() {
 }
 
 async function startOperator(proxyAdminPort) {
-  const adminPort = await freePort();
-  const child = spawn(operatorBin, ['run', '--policies', dir.dir, '--proxy', `http://127.0.0.1:${proxyAdminPort}`,
-    '--admin', `127.0.0.1:${adminPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const child = await startOperatorWithAdmin(['--policies', dir.dir, '--proxy', `http://127.0.0.1:${proxyAdminPort}`]);
   await eventually(async () => {
-    assert.equal(child.exitCode, null, `operator exited:\n${stderr}`);
-    assert.equal((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status, 200);
+    assert.equal(child.exitCode, null, `operator exited:\n${child.output}`);
+    assert.equal((await fetch(`http://127.0.0.1:${child.admin}/healthz`)).status, 200);
   }, { timeout: 15000 });
-  return {
-    adminPort,
-    stderr: () => stderr,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  return { adminPort: child.admin, stderr: () => child.output, stop: () => child.stop() };
 }
 
 // One request; records what it was answered with.

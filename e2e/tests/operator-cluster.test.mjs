@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  adminCall, crdFile, endpointSlice, freePort, httpGet, makePushPki, metricValue, operatorPushArgs,
-  percentile, proxyPushArgs, startKube, startOperator, waitFor,
+  adminCall, crdFile, endpointSlice, httpGet, makePushPki, metricValue, operatorPushArgs,
+  percentile, proxyPushArgs, startKube, startOperatorWithAdmin, waitFor,
 } from '../lib/operator-harness.mjs';
 import { rawRequest, startEcho, startJoseIdp, startProxy } from '../lib/proxy-harness.mjs';
 
@@ -59,9 +59,9 @@ async function addProxy(name) {
 }
 
 async function launchOperator(identity) {
-  operatorAdmin = await freePort();
-  operator = startOperator(['--kubeconfig', kube.kubeconfig, '--proxy-namespace', 'gatehouse',
-    '--admin', `127.0.0.1:${operatorAdmin}`, '--identity', identity, ...operatorPushArgs(pki)]);
+  operator = await startOperatorWithAdmin(['--kubeconfig', kube.kubeconfig, '--proxy-namespace', 'gatehouse',
+    '--identity', identity, ...operatorPushArgs(pki)]);
+  operatorAdmin = operator.admin;
 }
 const operatorMetric = async (sample) => {
   try { return metricValue((await httpGet(operatorAdmin, '/metrics')).body, sample); } catch { return undefined; }

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  crdFile, endpointSlice, freePort, httpGet, makePushPki, metricValue, operatorPushArgs,
-  proxyPushArgs, startKube, startOperator, waitFor,
+  crdFile, endpointSlice, httpGet, makePushPki, metricValue, operatorPushArgs,
+  proxyPushArgs, startKube, startOperatorWithAdmin, waitFor,
 } from '../lib/operator-harness.mjs';
 import { rawRequest, startEcho, startProxy } from '../lib/proxy-harness.mjs';
 
@@ -35,10 +35,9 @@ const pushesOf = async (identity) => {
 const leases = async () => (await kube.request('GET', '/apis/coordination.k8s.io/v1/namespaces/gatehouse/leases/gatehouse-operator')).body;
 
 async function launch(identity) {
-  const admin = await freePort();
-  const child = startOperator(['--kubeconfig', kube.kubeconfig, '--proxy-namespace', 'gatehouse',
-    '--admin', `127.0.0.1:${admin}`, '--identity', identity, ...operatorPushArgs(pki)]);
-  operators[identity] = { child, admin };
+  const child = await startOperatorWithAdmin(['--kubeconfig', kube.kubeconfig, '--proxy-namespace', 'gatehouse',
+    '--identity', identity, ...operatorPushArgs(pki)]);
+  operators[identity] = { child, admin: child.admin };
 }
 
 before(async () => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import {
   repo, startEcho, startJoseIdp, startProxy, policyDir, policyYaml, rawRequest, eventually,
 } from '../lib/proxy-harness.mjs';
+import { retryOnAddressInUse } from '../lib/ports.mjs';
 
 const operatorBin = process.env.GATEHOUSE_OPERATOR_BIN ?? path.join(repo, 'build/operator/gatehouse-operator');
 
@@ -81,11 +82,12 @@ test('a proxy that restarts empty gets the current config again', async () => {
   const current = (await getJson(proxies[0].admin, '/v1/config')).body;
   await proxies[1].stop('SIGKILL');
   // A new process on new ports is a new pod; the operator only knows the old URL,
-  // so start it on the same admin port.
-  proxies[1] = await startProxy({
+  // so start it on the same admin port (retried while something else holds it).
+  const admin = proxies[1].admin;
+  proxies[1] = await retryOnAddressInUse(() => startProxy({
     bootstrap: path.join(dir.dir, 'no-such-bootstrap.json'),
-    args: ['--admin', `127.0.0.1:${proxies[1].admin}`],
-  });
+    args: ['--admin', `127.0.0.1:${admin}`],
+  }));
   await eventually(async () => {
     const r = await getJson(proxies[1].admin, '/v1/config');
     assert.equal(r.status, 200);

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startEcho, startJoseIdp, policyYaml, rawRequest, eventually, repo } from '../lib/proxy-harness.mjs';
-import { freePort } from '../lib/operator-harness.mjs';
+import { withFreePort } from '../lib/ports.mjs';
 
 const run = promisify(execFile);
 const buildDir = process.env.GATEHOUSE_BUILD_DIR ?? path.join(repo, 'build');
@@ -157,9 +157,16 @@ test('the chrooted operator pushes to a chrooted proxy', async () => {
     'app.yaml': policyYaml({ name: 'app', host: 'app.test', issuer: idp.issuer, upstream: echo.url,
       rules: '    - name: anyone-signed-in\n      action: Allow\n' }),
   });
-  const opAdmin = await freePort();
-  const operator = startInRoot(opRoot, ['/usr/local/bin/gatehouse-operator', 'run', '--policies', policies,
-    '--proxy', `http://127.0.0.1:${admin}`, '--admin', `127.0.0.1:${opAdmin}`]);
+  // The operator's admin server cannot report a port 0 choice: a reserved
+  // port, and a new one if a parallel test bound it first.
+  let opAdmin;
+  const operator = await withFreePort(async (port) => {
+    const op = startInRoot(opRoot, ['/usr/local/bin/gatehouse-operator', 'run', '--policies', policies,
+      '--proxy', `http://127.0.0.1:${admin}`, '--admin', `127.0.0.1:${port}`], /local mode:/);
+    await op.ready;
+    opAdmin = port;
+    return op;
+  });
   await eventually(async () => {
     assert.equal((await fetch(`http://127.0.0.1:${opAdmin}/healthz`)).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${admin}/readyz`)).status, 200);

@@ -15,16 +15,7 @@
 //   Upgrade: websocket  101, then echoes every text/binary frame; answers ping; closes on close
 import http from 'node:http';
 import crypto from 'node:crypto';
-
-function parseArgs(argv) {
-  const args = { port: 0, host: '127.0.0.1' };
-  for (let i = 2; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in args)) throw new Error(`unknown flag ${argv[i]}`);
-    args[key] = key === 'port' ? Number(argv[i + 1]) : argv[i + 1];
-  }
-  return args;
-}
+import { toolArgs } from './tool-args.mjs';
 
 function headerPairs(req) {
   const pairs = [];
@@ -95,7 +86,7 @@ function webSocketEcho(req, socket, head) {
   drain();
 }
 
-const args = parseArgs(process.argv);
+const args = toolArgs('echo-upstream');
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://upstream.invalid');
   let bodyBytes = 0;

@@ -12,18 +12,9 @@
 //   GET /_test/requests         every request seen (not the /_test/ ones): {method, target, headers}
 //   GET /_test/hung             {"open": n, "closed": n}: hung requests whose client is still there / went away
 import http from 'node:http';
+import { toolArgs } from './tool-args.mjs';
 
-function parseArgs(argv) {
-  const args = { port: 0, host: '127.0.0.1' };
-  for (let i = 2; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in args)) throw new Error(`unknown flag ${argv[i]}`);
-    args[key] = key === 'port' ? Number(argv[i + 1]) : argv[i + 1];
-  }
-  return args;
-}
-
-const args = parseArgs(process.argv);
+const args = toolArgs('internal-api');
 const seen = [];
 const hung = { open: 0, closed: 0 };
 

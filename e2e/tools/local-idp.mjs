@@ -4,16 +4,16 @@
 //   ann  analyst     ann@example.com   [analysts]
 //   cy   contractor  cy@example.com    [contractors, analysts]
 //   ops  admin       ops@example.com   [metabase-admins]
-import { parseArgs } from 'node:util';
 import { startLocalIdp } from '../lib/local-idp.mjs';
+import { toolArgs } from './tool-args.mjs';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '9400' } } });
+const values = toolArgs('local-idp', {}, { defaultPort: 9400 });
 export const kDemoClients = {
   ann: { email: 'ann@example.com', email_verified: true, groups: ['analysts'] },
   cy: { email: 'cy@example.com', email_verified: true, groups: ['contractors', 'analysts'] },
   ops: { email: 'ops@example.com', email_verified: true, groups: ['metabase-admins'] },
 };
-const idp = await startLocalIdp({ port: Number(values.port), clients: kDemoClients });
+const idp = await startLocalIdp({ host: values.host, port: values.port, clients: kDemoClients });
 console.log(JSON.stringify({ issuer: idp.issuer, port: idp.port }));
 const stop = async () => { await idp.close(); process.exit(0); };
 process.on('SIGTERM', stop);

@@ -3,17 +3,14 @@
 //   node e2e/tools/login-idp.mjs --port 9401 --redirect http://localhost:8080/.gatehouse/callback
 // Client `gatehouse`, secret `gatehouse-secret` (examples/local/secrets.yaml).
 // Users: ann (analysts), cy (contractors), ops (admins), emails <user>@example.com.
-import { parseArgs } from 'node:util';
 import { startLoginIdp } from '../lib/login-idp.mjs';
+import { toolArgs } from './tool-args.mjs';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '9401' },
-    redirect: { type: 'string', default: 'http://localhost:8080/.gatehouse/callback' },
-  },
-});
+const values = toolArgs('login-idp',
+  { redirect: { type: 'string', default: 'http://localhost:8080/.gatehouse/callback' } }, { defaultPort: 9401 });
 const idp = await startLoginIdp({
-  port: Number(values.port),
+  host: values.host,
+  port: values.port,
   clients: [{ id: 'gatehouse', secret: 'gatehouse-secret', redirectUris: [values.redirect] }],
 });
 console.log(JSON.stringify({ issuer: idp.issuer }));

@@ -22,18 +22,9 @@
 //                                       is one whose client went away before the last row
 import http from 'node:http';
 import crypto from 'node:crypto';
+import { toolArgs } from './tool-args.mjs';
 
-function parseArgs(argv) {
-  const args = { port: 0, host: '127.0.0.1', 'jwt-secret': '' };
-  for (let i = 2; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in args)) throw new Error(`unknown flag ${argv[i]}`);
-    args[key] = key === 'port' ? Number(argv[i + 1]) : argv[i + 1];
-  }
-  return args;
-}
-
-const args = parseArgs(process.argv);
+const args = toolArgs('metabase-standin', { 'jwt-secret': { type: 'string', default: '' } });
 const seen = [];
 const exports = { started: 0, completed: 0, cancelled: 0 };
 const sessions = new Map();  // metabase.SESSION -> email
