@@ -5,13 +5,17 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/ssl.hpp>
+#include <cctype>
 #include <chrono>
 #include <exception>
-#include <future>
 #include <map>
 #include <mutex>
 #include <random>
+#include <system_error>
+#include <thread>
 
 namespace gatehouse::fleet {
 namespace {
@@ -123,7 +127,32 @@ Status FleetPusher::Validate(const std::vector<std::string>& urls) const {
   return Status::Ok();
 }
 
-FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
+namespace {
+
+using Client = http::client::http_client;
+
+// cpprestsdk checks the certificate against the Host header when one is set.
+http::http_request ConfigRequest(const http::method& method, const PushTls& tls) {
+  http::http_request r(method);
+  r.set_request_uri("/v1/config");
+  if (tls.enabled() && !tls.server_name.empty()) r.headers().add("Host", tls.server_name);
+  return r;
+}
+
+// GET /v1/config: which config the proxy runs. A proxy without one answers
+// 404 and counts as version 0.
+void Query(Client& client, const PushTls& tls, int64_t* version, std::string* sha256) {
+  http::http_response got = client.request(ConfigRequest(http::methods::GET, tls)).get();
+  json state = ParseAnswer(got);
+  if (got.status_code() == 200 && state.is_object()) {
+    *version = state.value("version", int64_t{0});
+    *sha256 = state.value("sha256", "");
+  }
+}
+
+}  // namespace
+
+FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url, bool query_first,
                                               const policy::FleetConfig& config,
                                               const std::string& body) {
   Answer answer;
@@ -132,39 +161,28 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
     answer.error = allowed.message();
     return answer;
   }
-  const PushTls& tls = tls_;
   try {
-    std::shared_ptr<http::client::http_client> client;
+    std::shared_ptr<Client> client;
     {
       std::lock_guard<std::mutex> lock(clients_->mu);
       auto& cached = clients_->by_url[url];
       if (cached == nullptr) cached = NewClient(url, tls_);
       client = cached;
     }
-    // cpprestsdk checks the certificate against the Host header when one is set.
-    auto request = [&](const http::method& method) {
-      http::http_request r(method);
-      r.set_request_uri("/v1/config");
-      if (tls.enabled() && !tls.server_name.empty()) r.headers().add("Host", tls.server_name);
-      return r;
-    };
-    http::http_response got = client->request(request(http::methods::GET)).get();
-    json state = ParseAnswer(got);
-    answer.reached = true;
-    if (got.status_code() == 200 && state.is_object()) {
-      answer.version = state.value("version", int64_t{0});
-      answer.sha256 = state.value("sha256", "");
+    if (query_first) {
+      Query(*client, tls_, &answer.version, &answer.sha256);
+      answer.reached = true;
+      // Skip needless pushes: a proxy already on our content keeps its version.
+      if (answer.version == config.version && answer.sha256 == config.sha256) return answer;
     }
-    if (answer.version == config.version && answer.sha256 == config.sha256) return answer;
-    // Skip needless pushes: a proxy already on our content keeps its version.
     auto start = std::chrono::steady_clock::now();
-    http::http_request put = request(http::methods::PUT);
+    http::http_request put = ConfigRequest(http::methods::PUT, tls_);
     put.set_body(body, "application/json");
     http::http_response pushed = client->request(put).get();
     json reply = ParseAnswer(pushed);
-    if (observe_) {
-      observe_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
+    answer.push_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    answer.reached = true;
     if (pushed.status_code() == 200) {
       answer.pushed = true;
       answer.version = config.version;
@@ -172,6 +190,7 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
     } else if (pushed.status_code() == 409 && reply.is_object()) {
       // The proxy holds a newer version: report it so the next render goes above.
       answer.version = std::max(answer.version, reply.value("version", int64_t{0}));
+      answer.sha256 = reply.value("sha256", answer.sha256);
       answer.error = "proxy holds a newer config version";
     } else {
       answer.reached = false;
@@ -189,6 +208,30 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url,
   return answer;
 }
 
+std::vector<FleetPusher::Answer> FleetPusher::RunAll(
+    const std::vector<std::pair<std::string, bool>>& jobs, const policy::FleetConfig& config,
+    const std::string& body) {
+  std::vector<Answer> answers(jobs.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      answers[i] = CheckAndPush(jobs[i].first, jobs[i].second, config, body);
+    }
+  };
+  size_t workers = std::min(jobs.size(), static_cast<size_t>(std::max(1, max_parallel_)));
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads: the ones running (and this one) take the rest
+    }
+  }
+  work();
+  for (std::thread& t : threads) t.join();
+  return answers;
+}
+
 PushRound FleetPusher::Sync(const policy::FleetConfig& config, FleetTracker* tracker) {
   PushRound round;
   {
@@ -197,32 +240,28 @@ PushRound FleetPusher::Sync(const policy::FleetConfig& config, FleetTracker* tra
     std::erase_if(clients_->by_url,
                   [&](const auto& entry) { return !tracker->records().count(entry.first); });
   }
-  auto now = std::chrono::steady_clock::now();
-  std::vector<std::string> due = tracker->Due(config, now);
-  if (due.empty()) return round;
-  std::string body = policy::SerializeFleetConfig(config);
+  std::vector<std::pair<std::string, bool>> jobs;
+  for (std::string& url : tracker->Due(config, std::chrono::steady_clock::now())) {
+    bool query_first = tracker->NeedsQuery(url, config);
+    jobs.emplace_back(std::move(url), query_first);
+  }
+  if (jobs.empty()) return round;
+  std::vector<Answer> answers = RunAll(jobs, config, policy::SerializeFleetConfig(config));
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  for (size_t start = 0; start < due.size(); start += max_parallel_) {
-    std::vector<std::pair<std::string, std::future<Answer>>> batch;
-    for (size_t i = start; i < due.size() && i < start + max_parallel_; ++i) {
-      batch.emplace_back(due[i],
-                         std::async(std::launch::async, [this, &config, &body, url = due[i]] {
-                           return CheckAndPush(url, config, body);
-                         }));
+  auto done = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const std::string& url = jobs[i].first;
+    const Answer& a = answers[i];
+    ++round.checked;
+    if (a.reached) {
+      tracker->RecordReport(url, a.version, a.sha256, config, done);
+    } else {
+      tracker->RecordFailure(url, done, std::uniform_real_distribution<double>(0, 1)(rng));
+      ++round.failed;
     }
-    for (auto& [url, future] : batch) {
-      Answer a = future.get();
-      ++round.checked;
-      auto done = std::chrono::steady_clock::now();
-      if (a.reached) {
-        tracker->RecordReport(url, a.version, a.sha256, config, done);
-      } else {
-        tracker->RecordFailure(url, done, std::uniform_real_distribution<double>(0, 1)(rng));
-        ++round.failed;
-      }
-      if (a.pushed) ++round.pushed;
-      if (!a.error.empty()) round.errors.push_back(url + ": " + a.error);
-    }
+    if (a.pushed) ++round.pushed;
+    if (a.push_seconds > 0 && observe_) observe_(a.push_seconds);
+    if (!a.error.empty()) round.errors.push_back(url + ": " + a.error);
   }
   return round;
 }

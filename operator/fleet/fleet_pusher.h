@@ -1,7 +1,9 @@
 // FleetPusher: the I/O half of the fleet — finds proxies in EndpointSlices,
 // asks each which config it runs (GET /v1/config) and pushes the current one
-// (PUT /v1/config) to those that differ, in parallel with bounded concurrency.
-// FleetTracker holds the state; this only talks.
+// (PUT /v1/config) to those that differ, all due proxies at once (up to
+// `max_parallel` in flight). A proxy known to run another config is pushed
+// without asking first (FleetTracker::NeedsQuery). FleetTracker holds the
+// state; this only talks.
 //
 //   FleetPusher pusher({.ca_file = ..., .cert_file = ..., .key_file = ...});
 //   tracker.SetMembers(ProxiesFromEndpointSlices(slices, pusher.scheme()));
@@ -18,6 +20,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "operator/fleet/fleet_tracker.h"
@@ -57,9 +60,15 @@ struct PushRound {
 // Keeps one HTTP(S) client per proxy, so a change travels over a live
 // keep-alive connection instead of a new TLS handshake per push; a client that
 // failed is dropped and the next attempt connects afresh.
+//
+// A round runs every due proxy's exchange on its own worker thread (at most
+// `max_parallel`, the caller's thread being one of them), so a change reaches
+// the fleet in about one exchange time rather than one per batch; the round
+// returns when the slowest has answered or timed out (5 s).
 class FleetPusher {
  public:
-  explicit FleetPusher(PushTls tls, int max_parallel = 8);
+  static constexpr int kDefaultMaxParallel = 64;
+  explicit FleetPusher(PushTls tls, int max_parallel = kDefaultMaxParallel);
   ~FleetPusher();
   std::string scheme() const { return tls_.enabled() ? "https" : "http"; }
   Status Validate(const std::vector<std::string>& urls) const;
@@ -74,10 +83,14 @@ class FleetPusher {
     int64_t version = 0;
     std::string sha256;
     bool pushed = false;
+    double push_seconds = 0;  // the PUT's duration when one was sent
     std::string error;
   };
-  Answer CheckAndPush(const std::string& url, const policy::FleetConfig& config,
+  // `query_first`: GET /v1/config before deciding to PUT (see NeedsQuery).
+  Answer CheckAndPush(const std::string& url, bool query_first, const policy::FleetConfig& config,
                       const std::string& body);
+  std::vector<Answer> RunAll(const std::vector<std::pair<std::string, bool>>& jobs,
+                             const policy::FleetConfig& config, const std::string& body);
 
   struct Clients;  // url -> cpprestsdk client (fleet_pusher.cc)
 

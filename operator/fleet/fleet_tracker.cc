@@ -62,6 +62,13 @@ void FleetTracker::RecordFailure(const std::string& url, TimePoint now, double r
   ++rec.failures;
 }
 
+bool FleetTracker::NeedsQuery(const std::string& url, const policy::FleetConfig& config) const {
+  auto it = records_.find(url);
+  if (it == records_.end() || !it->second.reachable) return true;
+  const ProxyRecord& r = it->second;
+  return r.version == config.version && r.sha256 == config.sha256;
+}
+
 int64_t FleetTracker::VersionFloor(const std::string& sha) const {
   int64_t floor = 0;
   for (const auto& [url, r] : records_) {

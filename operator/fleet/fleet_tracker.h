@@ -52,6 +52,13 @@ class FleetTracker {
                     const policy::FleetConfig& config, TimePoint now);
   // No answer (or a refused push): back off; `r` in [0,1) is the jitter.
   void RecordFailure(const std::string& url, TimePoint now, double r);
+  // Whether a check of `url` asks the proxy which config it runs before
+  // pushing: yes when nothing reliable is known (new, unreachable last time,
+  // not a member) and for the recheck of a proxy that reported `config`. A
+  // proxy that answered and runs another config is pushed at once: its answer
+  // (200, or 409 naming a newer version) is the report, so a change costs one
+  // round trip instead of two.
+  bool NeedsQuery(const std::string& url, const policy::FleetConfig& config) const;
 
   // The lowest version the next config may carry so that no proxy refuses it
   // as older: a proxy on our sha keeps its version, any other needs one above.

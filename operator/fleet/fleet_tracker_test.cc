@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace gatehouse::fleet {
 namespace {
 
@@ -62,6 +64,42 @@ TEST(FleetTrackerTest, VersionFloorKeepsProxiesFromRefusingUs) {
   EXPECT_EQ(t.VersionFloor("x"), 7);
   t.RecordReport("b", 9, "y", kV3, kT0);  // other content at 9: go above
   EXPECT_EQ(t.VersionFloor("x"), 10);
+}
+
+// Skipping the query must never skip a check: only a proxy that answered and
+// runs other content is pushed blind (its PUT answer is the report).
+TEST(FleetTrackerTest, QueriesFirstUnlessTheProxyIsKnownToRunAnotherConfig) {
+  struct Case {
+    const char* name;
+    std::function<void(FleetTracker&)> setup;
+    bool needs_query;
+  };
+  const policy::FleetConfig v4{4, "sha4", "{}"};
+  const Case cases[] = {
+      {"new member: nothing known", [](FleetTracker&) {}, true},
+      {"reported the current config: a drift recheck asks",
+       [&](FleetTracker& t) { t.RecordReport("a", 4, "sha4", v4, kT0); }, true},
+      {"reported an older config: push at once",
+       [&](FleetTracker& t) { t.RecordReport("a", 3, "sha3", v4, kT0); }, false},
+      {"reported a newer version of other content: push at once, the 409 reports it",
+       [&](FleetTracker& t) { t.RecordReport("a", 9, "other", v4, kT0); }, false},
+      {"same version, other content: push at once",
+       [&](FleetTracker& t) { t.RecordReport("a", 4, "other", v4, kT0); }, false},
+      {"unreachable last time (may be a new pod): ask",
+       [&](FleetTracker& t) {
+         t.RecordReport("a", 3, "sha3", v4, kT0);
+         t.RecordFailure("a", kT0, 0.5);
+       },
+       true},
+  };
+  for (const Case& c : cases) {
+    FleetTracker t;
+    t.SetMembers({"a"});
+    c.setup(t);
+    EXPECT_EQ(t.NeedsQuery("a", v4), c.needs_query) << c.name;
+  }
+  FleetTracker t;
+  EXPECT_TRUE(t.NeedsQuery("not-a-member", v4));
 }
 
 TEST(FleetTrackerTest, ViewFeedsStatus) {

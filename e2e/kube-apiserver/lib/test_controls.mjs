@@ -6,11 +6,19 @@
 //   POST   /_test/faults          {"method":"PUT","pathPrefix":"/apis/...","status":500,"latencyMs":200,"times":2}
 //   GET    /_test/faults          active fault rules; DELETE /_test/faults clears them
 //   GET    /_test/state           {"resourceVersion": "42", "floor": "1", "watches": 2}
+//   GET    /_test/commits[?since=RV]  the last 1000 committed writes, oldest first:
+//          {"commits": [{"resourceVersion", "type", "resource", "namespace", "name",
+//                        "generation", "committedAtMs"}]}; committedAtMs is the wall
+//          clock (performance.timeOrigin + performance.now(), sub-millisecond) at
+//          the moment the store committed the write, before the client is answered
+//          and before any watcher is sent the event (benchmarks time from it).
 //
 // Usage (inside KubeApi): const fault = await controls.before(req, url); if (fault) throw fault;
 
 import { readBody, sendJson } from './content.mjs';
 import { ApiError, badRequest, pathNotFound, statusBody } from './status.mjs';
+
+const kCommitLogLimit = 1000;
 
 const kReasons = { 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout', 409: 'Conflict', 403: 'Forbidden' };
 
@@ -19,6 +27,18 @@ export class TestControls {
     this.api_ = api;
     this.counts_ = {};
     this.faults_ = [];
+    this.commits_ = [];
+    api.store.subscribe((event) => this.recordCommit_(event));
+  }
+
+  recordCommit_(event) {
+    const meta = event.object?.metadata ?? {};
+    this.commits_.push({
+      resourceVersion: String(event.rv), type: event.type, resource: event.key,
+      namespace: meta.namespace ?? '', name: meta.name ?? '', generation: meta.generation ?? null,
+      committedAtMs: performance.timeOrigin + performance.now(),
+    });
+    if (this.commits_.length > kCommitLogLimit) this.commits_.splice(0, this.commits_.length - kCommitLogLimit);
   }
 
   // Counts the request, then applies the first matching fault rule (latency and/or error).
@@ -55,6 +75,11 @@ export class TestControls {
           floor: String(this.api_.store.floor()),
           watches: this.api_.watchCount(),
         });
+      case 'GET /_test/commits': {
+        const since = Number(url.searchParams.get('since') ?? 0);
+        if (!Number.isFinite(since)) throw badRequest('since must be a resourceVersion');
+        return sendJson(res, 200, { commits: this.commits_.filter((c) => Number(c.resourceVersion) > since) });
+      }
       case 'GET /_test/faults':
         return sendJson(res, 200, { faults: this.faults_ });
       case 'DELETE /_test/faults':

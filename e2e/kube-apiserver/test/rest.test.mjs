@@ -213,6 +213,30 @@ describe('REST semantics', () => {
     assert.equal((await srv.request('GET', `${apRoot}/dup`)).status, 200, 'the fault fired once');
   });
 
+  it('records the commit time of every write, in order, from a resourceVersion on', async () => {
+    const since = (await srv.request('GET', '/_test/state')).body.resourceVersion;
+    const before = performance.timeOrigin + performance.now();
+    const created = await srv.request('POST', apRoot, { body: policy('timed') });
+    assert.equal(created.status, 201);
+    const afterCreate = performance.timeOrigin + performance.now();
+    const status = await srv.request('PUT', `${apRoot}/timed/status`, { body: { ...created.body, status: { observedGeneration: 1 } } });
+    assert.equal(status.status, 200, JSON.stringify(status.body));
+    assert.equal((await srv.request('GET', `${apRoot}/timed`)).status, 200);  // reads commit nothing
+    const { commits } = (await srv.request('GET', `/_test/commits?since=${since}`)).body;
+    assert.deepEqual(commits.map((c) => [c.type, c.resource, c.namespace, c.name, c.generation]), [
+      ['ADDED', 'gatehouse.dev/accesspolicies', 'default', 'timed', 1],
+      ['MODIFIED', 'gatehouse.dev/accesspolicies', 'default', 'timed', 1],
+    ]);
+    assert.equal(commits[0].resourceVersion, created.body.metadata.resourceVersion);
+    assert.equal(commits[1].resourceVersion, status.body.metadata.resourceVersion);
+    // Committed while the create was in flight: after it was sent, before it was answered.
+    assert.ok(commits[0].committedAtMs >= before && commits[0].committedAtMs <= afterCreate, JSON.stringify(commits[0]));
+    assert.ok(commits[1].committedAtMs >= commits[0].committedAtMs);
+    const later = (await srv.request('GET', `/_test/commits?since=${commits[0].resourceVersion}`)).body.commits;
+    assert.deepEqual(later.map((c) => c.resourceVersion), [commits[1].resourceVersion]);
+    assert.equal((await srv.request('GET', '/_test/commits?since=x')).status, 400);
+  });
+
   it('serves discovery for built-ins and the CRD group', async () => {
     const groups = (await srv.request('GET', '/apis')).body;
     assert.equal(groups.kind, 'APIGroupList');
