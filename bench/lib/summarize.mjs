@@ -104,12 +104,16 @@ Scenario1();
 Scenario2();
 Simple(3, '3. Scaling: Gatehouse 1 and 2 threads (2 threads share CPU 1 with wrk and the upstream)', [['rps', 'req/s'], ['p50_ms', 'p50 ms', 3], ['p99_ms', 'p99 ms', 3]]);
 Simple(4, '4. New connections and TLS handshakes per second (wrk, Connection: close)', [['rps', 'connections/s'], ['p99_ms', 'p99 ms', 3], ['errors', 'socket errors']]);
-Simple(5, '5. Propagation: kubectl apply -> every proxy enforcing', [['changes', 'changes'], ['p50_ms', 'p50 ms', 1], ['p99_ms', 'p99 ms', 1], ['max_ms', 'max ms', 1], ['kubectl_p50_ms', 'kubectl itself p50 ms', 1], ['after_apply_p50_ms', 'after kubectl p50 ms', 1], ['after_apply_p99_ms', 'after kubectl p99 ms', 1]]);
+Simple(5, '5. Propagation: a policy change -> every proxy enforcing (from the API server\'s commit of the write, and from starting kubectl)', [['changes', 'changes'], ['p50_ms', 'from commit p50 ms', 1], ['p99_ms', 'from commit p99 ms', 1], ['max_ms', 'from commit max ms', 1], ['from_kubectl_p50_ms', 'from kubectl start p50 ms', 1], ['from_kubectl_p99_ms', 'from kubectl start p99 ms', 1], ['kubectl_p50_ms', 'kubectl start -> commit p50 ms', 1]]);
 Simple(6, '6. Scale', [['start_to_ready_ms', 'proxy start to ready ms'], ['sync_ms', 'operator start to pushed ms'], ['enforcing_ms', 'operator start to enforcing ms'], ['statuses_ms', 'all statuses written ms'], ['vmhwm_kb', 'VmHWM KiB'], ['vmrss_kb', 'VmRSS KiB'], ['established', 'connections held']]);
 Simple(7, '7. Instructions per request of each gate stage (callgrind, cached token)', [['route', 'route'], ['verify', 'verify'], ['decide', 'decide'], ['headers', 'headers'], ['audit', 'audit'], ['metrics', 'metrics'], ['other', 'other'], ['total', 'total']]);
 
 const p50 = results.find((r) => r.scenario === 5 && r.name === 'proxies-50');
-if (p50) Target('propagation p99 with 50 proxies', '< 250 ms', `${fmt(p50.metrics.p99_ms.median, 1)} ms`, p50.metrics.p99_ms.median < 250);
+if (p50) {
+  Target('propagation p99 with 50 proxies, from the API commit', '< 250 ms', `${fmt(p50.metrics.p99_ms.median, 1)} ms`, p50.metrics.p99_ms.median < 250);
+  const fromKubectl = p50.metrics.from_kubectl_p99_ms?.median;
+  if (fromKubectl !== undefined) Target('propagation p99 with 50 proxies, from starting kubectl', '< 250 ms', `${fmt(fromKubectl, 1)} ms`, fromKubectl < 250);
+}
 const tenK = results.find((r) => r.scenario === 6 && r.name === 'proxy-10000');
 if (tenK) {
   Target('10,000 policies: proxy start to ready (compile)', '< 1 s', `${fmt(tenK.metrics.start_to_ready_ms.median)} ms`, tenK.metrics.start_to_ready_ms.median < 1000);
