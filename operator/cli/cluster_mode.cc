@@ -1,7 +1,9 @@
 // Cluster mode: informers -> render -> (leader only) bootstrap Secret, push, status.
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "operator/kube/informer.h"
 #include "operator/kube/kube_writer.h"
 #include "operator/kube/leader_elector.h"
+#include "operator/kube/status_writer.h"
 #include "operator/reconcile/policy_cache.h"
 #include "operator/reconcile/policy_status.h"
 #include "proxy/core/gzip.h"
@@ -23,6 +26,15 @@ namespace {
 using nlohmann::json;
 
 constexpr char kBootstrapKey[] = "config.json";
+// Status writes in flight at once: enough to hide the API's round trip,
+// few enough not to crowd a real API server's priority-and-fairness queue.
+constexpr int kConcurrentStatusWrites = 8;
+
+int64_t MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
 
 // Wakes the reconcile loop when any cache changes.
 struct Trigger {
@@ -76,6 +88,7 @@ policy::SecretStore SecretsFrom(const std::vector<json>& secrets) {
 struct Cluster {
   kube::KubeClient& client;
   kube::KubeWriter writer;
+  kube::StatusWriter statuses;
   kube::Informer policies;
   kube::Informer secrets;
   kube::Informer slices;
@@ -103,30 +116,86 @@ void LoadBootstrap(Cluster& c, const OperatorFlags& flags, const std::string& ns
   shell.SetState(std::move(*state));
 }
 
+// Where the first reconcile's time goes, logged once ("initial sync: ..."):
+// each phase the first time it completes, with the time since the previous
+// one. Then the memory the start-up needed is handed back to the system.
+class FirstSyncLog {
+ public:
+  void Mark(const std::string& phase) {
+    if (done_ || std::find(seen_.begin(), seen_.end(), phase) != seen_.end()) return;
+    seen_.push_back(phase);
+    text_ +=
+        (text_.empty() ? "" : ", ") + phase + " +" + std::to_string(MillisSince(last_)) + " ms";
+    last_ = std::chrono::steady_clock::now();
+  }
+  void Finish() {
+    if (done_) return;
+    done_ = true;
+    spdlog::info("initial sync in {} ms: {}", MillisSince(start_), text_);
+    malloc_trim(0);  // parse pages, render and gzip buffers: freed, now returned
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_ = start_;
+  std::vector<std::string> seen_;
+  std::string text_;
+  bool done_ = false;
+};
+
+std::string MetaString(const json& object, const char* field) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  auto it = meta->find(field);
+  return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int64_t MetaGeneration(const json& object) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return 0;
+  auto it = meta->find("generation");
+  return it != meta->end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+// Writes the status of every policy whose stored status differs from what it
+// should be. The no-op test runs here first, so a round where nothing changed
+// sends nothing and starts no thread.
 void WriteStatuses(Cluster& c, const reconcile::RenderResult& result,
                    const std::vector<std::shared_ptr<const json>>& objects,
                    const fleet::FleetTracker& tracker, const kube::LeaderElector& elector) {
   std::map<std::string, const reconcile::PolicyOutcome*> by_key;
   for (const auto& o : result.outcomes) by_key[o.key] = &o;
-  std::vector<reconcile::ProxyView> view = tracker.View();
-  auto now = std::chrono::system_clock::now();
+  const std::vector<reconcile::ProxyView> view = tracker.View();
+  const auto now = std::chrono::system_clock::now();
+  auto want = [&view, now](const reconcile::PolicyOutcome& outcome,
+                           const json& stored) -> std::optional<json> {
+    json desired =
+        reconcile::PolicyStatusToJson(reconcile::ComputePolicyStatus(outcome, view, stored, now));
+    if (!reconcile::StatusNeedsWrite(stored, desired)) return std::nullopt;
+    return desired;
+  };
+  std::vector<kube::StatusTarget> targets;
+  std::vector<const reconcile::PolicyOutcome*> outcomes;
   for (const auto& shared : objects) {
-    if (!elector.leading()) return;  // lost the lease: stop writing at once
-    const json& object = *shared;
-    auto it = by_key.find(kube::ObjectKey(object));
+    auto it = by_key.find(kube::ObjectKey(*shared));
     if (it == by_key.end()) continue;
-    const reconcile::PolicyOutcome& outcome = *it->second;
-    auto desired = [&](const json& fresh) -> std::optional<json> {
-      json stored = fresh.value("status", json());
-      json want =
-          reconcile::PolicyStatusToJson(reconcile::ComputePolicyStatus(outcome, view, stored, now));
-      if (!reconcile::StatusNeedsWrite(stored, want)) return std::nullopt;
-      return want;
-    };
-    // The cache holds policies compact; the write sends the whole object back.
-    auto written = c.writer.WriteStatus(reconcile::ExpandPolicyObject(object), desired);
-    if (!written.ok()) spdlog::warn("status of {}: {}", outcome.key, written.status().message());
+    // Edited since the render: the change has poked the loop, which renders
+    // it and writes its status next round (observedGeneration never runs ahead).
+    if (MetaGeneration(*shared) != it->second->generation) continue;
+    json stored = reconcile::StoredStatus(*shared);
+    if (!want(*it->second, stored)) continue;
+    targets.push_back({MetaString(*shared, "namespace"), MetaString(*shared, "name"),
+                       MetaString(*shared, "resourceVersion"), std::move(stored)});
+    outcomes.push_back(it->second);
   }
+  if (targets.empty()) return;
+  auto start = std::chrono::steady_clock::now();
+  kube::StatusBatchResult r = c.statuses.WriteAll(
+      targets, [&](size_t i, const json& stored) { return want(*outcomes[i], stored); },
+      kConcurrentStatusWrites, [&elector] { return elector.leading(); });  // lost: stop at once
+  for (const std::string& e : r.errors) spdlog::warn("status of {}", e);
+  spdlog::info("statuses: {} written, {} unchanged, {} gone, {} failed, {} not attempted ({} ms)",
+               r.written, r.unchanged, r.gone, r.errors.size(), r.skipped, MillisSince(start));
 }
 
 }  // namespace
@@ -150,7 +219,9 @@ int RunCluster(const OperatorFlags& flags) {
                                                 : flags.push_server_name});
   Trigger trigger;
   Cluster c{
-      client, kube::KubeWriter(client),
+      client,
+      kube::KubeWriter(client),
+      kube::StatusWriter(client, kube::kAccessPolicyPath, "accesspolicies"),
       kube::Informer(client, {.path = Collection(kube::kAccessPolicyPath, flags.namespace_name,
                                                  "accesspolicies"),
                               .transform = reconcile::CompactPolicyObject}),
@@ -198,12 +269,13 @@ int RunCluster(const OperatorFlags& flags) {
   std::string bootstrap_sha;  // the config the bootstrap Secret holds ("": unknown)
   std::string status_sha;     // the config statuses were last written for
   uint64_t seen_changes = ~uint64_t{0};
-  std::vector<std::shared_ptr<const json>> objects;  // shared with the cache, never copied
-  reconcile::PolicyCache policy_cache;               // parses a policy once per generation
+  reconcile::PolicyCache policy_cache;  // parses a policy once per generation
   auto next_bootstrap_attempt = std::chrono::steady_clock::time_point{};
+  FirstSyncLog sync_log;
   while (!StopRequested()) {
     trigger.Wait(std::chrono::milliseconds(100));
     if (!synced()) continue;
+    sync_log.Mark("caches synced");
     bool leading = elector.leading();
     if (leading && !was_leading) {
       LoadBootstrap(c, flags, proxy_ns, shell);  // another leader may have moved on
@@ -218,12 +290,14 @@ int RunCluster(const OperatorFlags& flags) {
       // the cache re-uses those parses, so they cost no re-parse of the fleet.
       seen_changes = changes.load();
       uint64_t secrets_epoch = secret_changes.load();  // before the snapshot: never stale
-      objects = c.policies.SharedSnapshot();
-      shell.SetCandidates(
-          policy_cache.Candidates(objects, SecretsFrom(c.secrets.Snapshot()), secrets_epoch));
+      shell.SetCandidates(policy_cache.Candidates(
+          c.policies.SharedSnapshot(), SecretsFrom(c.secrets.Snapshot()), secrets_epoch));
+      sync_log.Mark("parsed");
     }
     const reconcile::RenderResult* result = shell.Render();
+    sync_log.Mark("rendered");
     if (result == nullptr || !leading) continue;
+    sync_log.Mark("leading");
     std::vector<std::string> urls =
         fleet::ProxiesFromEndpointSlices(c.slices.Snapshot(), pusher.scheme());
     shell.tracker().SetMembers(urls);
@@ -232,6 +306,7 @@ int RunCluster(const OperatorFlags& flags) {
     // only serves proxies that start while no operator runs; if it lags behind
     // a crash, a restarted operator still goes above the proxies' version.
     bool fleet_moved = shell.Push();
+    sync_log.Mark("pushed");
     if (result->config.sha256 != bootstrap_sha &&
         std::chrono::steady_clock::now() >= next_bootstrap_attempt) {
       // The bootstrap holds secrets: a Secret, never a ConfigMap (see README).
@@ -245,12 +320,18 @@ int RunCluster(const OperatorFlags& flags) {
         next_bootstrap_attempt = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         spdlog::warn("bootstrap Secret: {}", w.status().message());
       }
+      sync_log.Mark("bootstrap Secret");
     }
     // Render() hands back its last result between changes, so "changed" is
     // judged against the config the statuses were last written for.
     if (inputs_changed || fleet_moved || became_leader || result->config.sha256 != status_sha) {
-      WriteStatuses(c, *result, objects, shell.tracker(), elector);
+      // A fresh snapshot (shared with the cache, not copied): the statuses our
+      // last writes stored are in it (fewer 409s), and none is held between
+      // rounds, so the cache is never kept twice while watch events replace it.
+      WriteStatuses(c, *result, c.policies.SharedSnapshot(), shell.tracker(), elector);
       status_sha = result->config.sha256;
+      sync_log.Mark("statuses");
+      sync_log.Finish();
     }
   }
   spdlog::info("stopping");

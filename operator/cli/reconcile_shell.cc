@@ -27,6 +27,9 @@ ReconcileShell::ReconcileShell(OperatorMetrics& metrics, fleet::FleetPusher& pus
 }
 
 void ReconcileShell::SetCandidates(std::vector<reconcile::PolicyCandidate> candidates) {
+  // Status writes come back as watch events that change nothing the render
+  // reads (same keys, generations, shared models, errors): no render for those.
+  if (result_ && !dirty_ && reconcile::SameCandidates(candidates_, candidates)) return;
   candidates_ = std::move(candidates);
   dirty_ = true;
 }

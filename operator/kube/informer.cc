@@ -68,23 +68,41 @@ Status Informer::ListPage(const std::string& continue_token,
         (query.empty() ? "?" : "&") + std::string("limit=") + std::to_string(options_.page_size);
     if (!continue_token.empty()) query += "&continue=" + UrlEncode(continue_token);
   }
-  StatusOr<KubeResponse> response = transport_.Send("GET", options_.path + query, "");
-  if (!response.ok()) return response.status();
-  if (response->status != 200) {
+  // Items are taken out of the parse one by one as each completes (and
+  // transformed to what the cache keeps), so the list is never a whole JSON
+  // tree: the parser holds one item at a time, the transport a read buffer.
+  std::string top_key;  // the list's field being parsed ("items", "metadata", ...)
+  size_t taken = 0;
+  json::parser_callback_t take = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key) {
+      top_key = parsed.is_string() ? parsed.get<std::string>() : "";
+    } else if (depth == 2 && top_key == "items" &&
+               (event == json::parse_event_t::object_end || event == json::parse_event_t::value)) {
+      if (parsed.is_object()) {
+        std::string key = ObjectKey(parsed);
+        (*objects)[key] = std::make_shared<const json>(
+            options_.transform ? options_.transform(std::move(parsed)) : std::move(parsed));
+        ++taken;
+      }
+      return false;  // dropped from the tree: it lives on in `objects` only
+    }
+    return true;
+  };
+  json list;
+  StatusOr<int> status = transport_.GetStreamed(options_.path + query, [&](std::istream& body) {
+    list = json::parse(body, take, false);
+    return Status::Ok();
+  });
+  if (!status.ok()) return status.status();
+  if (*status != 200) {
     // 410 on a continue token: the snapshot expired; the next attempt lists afresh.
-    return UnavailableError("list " + options_.path + ": HTTP " + std::to_string(response->status));
+    return UnavailableError("list " + options_.path + ": HTTP " + std::to_string(*status));
   }
-  json list = json::parse(response->body, nullptr, false);
-  response->body.clear();
-  response->body.shrink_to_fit();
+  // A body cut short or not a list leaves the cache as it was (List() swaps
+  // in the new objects only when every page parsed).
   if (list.is_discarded() || !list.is_object() || !list.contains("items") ||
       !list["items"].is_array()) {
     return UnavailableError("list " + options_.path + ": not a list");
-  }
-  for (json& item : list["items"]) {
-    std::string key = ObjectKey(item);
-    (*objects)[key] = std::make_shared<const json>(
-        options_.transform ? options_.transform(std::move(item)) : std::move(item));
   }
   const json meta = list.value("metadata", json::object());
   *resource_version = ResourceVersionOf(list);

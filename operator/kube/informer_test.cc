@@ -164,8 +164,65 @@ TEST(InformerTest, SelectorsAndTransformApply) {
       h.transport.paths[0],
       "GET "
       "/api/v1/namespaces/p/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dgh-admin"
-      "&limit=500");
+      "&limit=10000");
   EXPECT_FALSE(h.informer->Snapshot()[0].contains("spec"));
+}
+
+// Items are taken out of the parse one by one: only the "items" array's
+// objects become cache entries (not objects nested in the list's metadata,
+// not non-object items), whatever the field order; a body that is cut short
+// or not a list fails the list and keeps the cache.
+TEST(InformerTest, ListBodyShapes) {
+  struct Case {
+    std::string name;
+    std::string body;
+    bool want_ok;
+    std::vector<std::string> want_names;
+  };
+  const std::string a = Obj("a", "1").dump();
+  const std::string b = Obj("b", "2").dump();
+  const std::vector<Case> cases = {
+      {"items before metadata",
+       R"({"items":[)" + a + "," + b + R"(],"metadata":{"resourceVersion":"9"}})",
+       true,
+       {"ns/a", "ns/b"}},
+      {"metadata with nested objects is not an item",
+       R"({"kind":"List","metadata":{"resourceVersion":"9","x":{"metadata":{"name":"m"}}},)"
+       R"("items":[)" +
+           a + "]}",
+       true,
+       {"ns/a"}},
+      {"non-object items are ignored",
+       R"({"metadata":{"resourceVersion":"9"},"items":[1,"x",)" + a + ",[" + b + "]]}",
+       true,
+       {"ns/a"}},
+      {"objects nested inside an item stay in the item",
+       R"({"metadata":{"resourceVersion":"9"},"items":[)" + a + "]}",
+       true,
+       {"ns/a"}},
+      {"empty list", R"({"metadata":{"resourceVersion":"9"},"items":[]})", true, {}},
+      {"cut short",
+       R"({"metadata":{"resourceVersion":"9"},"items":[)" + a + ",",
+       false,
+       {"ns/old"}},
+      {"not a list", R"({"metadata":{"resourceVersion":"9"},"items":{}})", false, {"ns/old"}},
+      {"not JSON", "<html>", false, {"ns/old"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Harness h({.path = "/apis/g/v1/things"});
+    h.transport.lists.push_back(List("5", {Obj("old", "5")}));
+    h.transport.watches.push_back({410, {}});
+    ASSERT_TRUE(h.informer->Step().ok());
+    h.transport.lists.push_back(KubeResponse{200, c.body});
+    h.transport.watches.push_back({200, {Bookmark("10")}});
+    EXPECT_EQ(h.informer->Step().ok(), c.want_ok);
+    EXPECT_EQ(Names(*h.informer), c.want_names);
+    if (c.want_ok && !c.want_names.empty()) {
+      // The object is whole: its metadata came through the parse intact.
+      EXPECT_EQ(h.informer->Snapshot()[0]["metadata"]["resourceVersion"], "1");
+    }
+  }
 }
 
 // A large collection is listed in pages; the cache is the union, the

@@ -4,6 +4,7 @@ add_library(gatehouse_kube STATIC
   ${CMAKE_CURRENT_LIST_DIR}/kube_client.cc
   ${CMAKE_CURRENT_LIST_DIR}/informer.cc
   ${CMAKE_CURRENT_LIST_DIR}/kube_writer.cc
+  ${CMAKE_CURRENT_LIST_DIR}/status_writer.cc
   ${CMAKE_CURRENT_LIST_DIR}/leader_elector.cc)
 target_include_directories(gatehouse_kube PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(gatehouse_kube
@@ -16,4 +17,6 @@ target_compile_definitions(gatehouse_kube PUBLIC _TURN_OFF_PLATFORM_STRING)
 gatehouse_test(informer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/informer_test.cc
   LIBS gatehouse_kube)
 gatehouse_test(leader_elector_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/leader_elector_test.cc
+  LIBS gatehouse_kube)
+gatehouse_test(status_writer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/status_writer_test.cc
   LIBS gatehouse_kube)

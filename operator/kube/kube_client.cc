@@ -3,8 +3,11 @@
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/ssl.hpp>
 #include <exception>
+#include <sstream>
 
 namespace gatehouse::kube {
 namespace {
@@ -57,7 +60,49 @@ StatusOr<std::string> ReadAll(http::http_response& response) {
   return std::move(buffer.collection());
 }
 
+// A std::streambuf over a cpprest response body, refilled 64 KiB at a time
+// (cpprest's own interop buffer reads one byte per task). Reports end of
+// stream past `limit` bytes, so an oversized body ends in a parse error.
+class BodyStreamBuf final : public std::streambuf {
+ public:
+  BodyStreamBuf(concurrency::streams::streambuf<uint8_t> source, size_t limit)
+      : source_(std::move(source)), limit_(limit) {}
+  bool over_limit() const { return over_limit_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (total_ >= limit_) {
+      over_limit_ = true;
+      return traits_type::eof();
+    }
+    size_t want = std::min(buffer_.size(), limit_ - total_);
+    size_t n = source_.getn(reinterpret_cast<uint8_t*>(buffer_.data()), want).get();
+    if (n == 0) return traits_type::eof();
+    total_ += n;
+    setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  concurrency::streams::streambuf<uint8_t> source_;
+  size_t limit_;
+  size_t total_ = 0;
+  bool over_limit_ = false;
+  std::array<char, 64 * 1024> buffer_{};
+};
+
 }  // namespace
+
+StatusOr<int> KubeTransport::GetStreamed(const std::string& path,
+                                         const std::function<Status(std::istream&)>& read) {
+  StatusOr<KubeResponse> response = Send("GET", path, "");
+  if (!response.ok()) return response.status();
+  if (response->status < 200 || response->status > 299) return response->status;
+  std::istringstream body(std::move(response->body));
+  if (Status s = read(body); !s.ok()) return s;
+  return response->status;
+}
 
 struct KubeClient::Impl {
   Impl(const KubeConfig& config, std::chrono::seconds request_timeout,
@@ -156,6 +201,26 @@ StatusOr<int> KubeClient::Watch(const std::string& path,
   } catch (const std::exception&) {
     return UnavailableError("watch failed: " + path.substr(0, path.find('?')));
   }
+}
+
+StatusOr<int> KubeClient::GetStreamed(const std::string& path,
+                                      const std::function<Status(std::istream&)>& read) {
+  Status outcome = Status::Ok();
+  int status = 0;
+  try {
+    http::http_response response =
+        impl_->requests.request(MakeRequest("GET", path, BearerToken())).get();
+    status = response.status_code();
+    if (status < 200 || status > 299) return status;
+    BodyStreamBuf buffer(response.body().streambuf(), kMaxResponseBytes);
+    std::istream body(&buffer);
+    outcome = read(body);
+    if (buffer.over_limit()) return ResourceExhaustedError("API response too large");
+  } catch (const std::exception&) {
+    return UnavailableError("API request failed: GET " + path.substr(0, path.find('?')));
+  }
+  if (!outcome.ok()) return outcome;
+  return status;
 }
 
 std::string UrlEncode(std::string_view text) {

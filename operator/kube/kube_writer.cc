@@ -36,31 +36,6 @@ StatusOr<std::optional<json>> KubeWriter::Get(const std::string& path) {
   return std::optional<json>(std::move(object));
 }
 
-StatusOr<WriteResult> KubeWriter::WriteStatus(
-    const json& object, const std::function<std::optional<json>(const json&)>& desired) {
-  const json& meta = object["metadata"];
-  std::string path = ResourcePath(kAccessPolicyPath, meta.value("namespace", ""), "accesspolicies",
-                                  meta.value("name", ""));
-  json current = object;
-  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    std::optional<json> status = desired(current);
-    if (!status) return WriteResult::kUnchanged;
-    json body = current;
-    body["status"] = std::move(*status);
-    StatusOr<KubeResponse> r = transport_.Send("PUT", path + "/status", body.dump());
-    if (!r.ok()) return r.status();
-    if (r->status == 200 || r->status == 201) return WriteResult::kWritten;
-    if (r->status == 404) return WriteResult::kGone;
-    if (r->status != 409) return HttpError("PUT " + path + "/status", *r);
-    // Someone else wrote in between: start again from what is stored now.
-    StatusOr<std::optional<json>> fresh = Get(path);
-    if (!fresh.ok()) return fresh.status();
-    if (!*fresh) return WriteResult::kGone;
-    current = std::move(**fresh);
-  }
-  return UnavailableError("PUT " + path + "/status: still conflicting after retries");
-}
-
 StatusOr<WriteResult> KubeWriter::ApplyConfigMap(const std::string& ns, const std::string& name,
                                                  const std::map<std::string, std::string>& data) {
   return ApplyData("ConfigMap", "configmaps", ns, name, json(data));

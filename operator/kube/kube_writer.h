@@ -1,15 +1,13 @@
 // KubeWriter: the operator's writes to the API, each one idempotent.
 //
 //   KubeWriter writer(client);
-//   writer.WriteStatus(object, [&](const json& fresh) { return DesiredStatus(fresh); });
-//   writer.ApplyConfigMap("gatehouse", "gatehouse-fleet-config", {{"config.json", bytes}});
+//   writer.ApplySecret("gatehouse", "gatehouse-fleet-config", {{"config.json", bytes}});
 //
-// WriteStatus PUTs .../status only when the desired status differs from the
-// stored one (no-op writes skipped) and, on 409 Conflict, re-reads the object
-// and recomputes (optimistic concurrency), a bounded number of times.
+// Apply* read the object, write only when its data differs (no-op writes
+// skipped) and, on 409 Conflict, read again and retry a bounded number of
+// times. Status writes live in status_writer.h.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -30,12 +28,6 @@ enum class WriteResult { kUnchanged, kWritten, kGone };
 class KubeWriter {
  public:
   explicit KubeWriter(KubeTransport& transport) : transport_(transport) {}
-
-  // `desired` maps the (fresh) object to the status it should have, or
-  // nullopt when nothing should be written.
-  StatusOr<WriteResult> WriteStatus(
-      const nlohmann::json& object,
-      const std::function<std::optional<nlohmann::json>(const nlohmann::json&)>& desired);
 
   // Creates or updates a ConfigMap's data (only when it differs).
   StatusOr<WriteResult> ApplyConfigMap(const std::string& ns, const std::string& name,

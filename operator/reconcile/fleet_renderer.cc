@@ -5,7 +5,7 @@
 #include <tuple>
 #include <utility>
 
-#include "proxy/policy/policy_compiler.h"
+#include "operator/reconcile/compile_check.h"
 #include "proxy/policy/policy_parser.h"
 
 namespace gatehouse::reconcile {
@@ -49,20 +49,14 @@ std::map<std::string, const PolicyCandidate*> IndexCandidates(
   return by_key;
 }
 
-// The first compile error per policy key (CompilePolicies sorts them by key, then field).
-std::map<std::string, PolicyError> ErrorsByKey(const std::vector<PolicyError>& errors) {
-  std::map<std::string, PolicyError> out;
-  for (const PolicyError& e : errors) out.emplace(e.policy, e);
-  return out;
-}
-
-std::vector<AccessPolicy> CompileInput(const std::map<std::string, Entry>& entries) {
-  std::vector<AccessPolicy> out;
+// The models the entries put into the compile, in key order (shared, not copied).
+std::vector<SharedPolicy> CompileInput(const std::map<std::string, Entry>& entries) {
+  std::vector<SharedPolicy> out;
   for (const auto& [key, entry] : entries) {
     if (entry.source == Source::kCurrent && entry.candidate->policy) {
-      out.push_back(*entry.candidate->policy);
+      out.push_back(entry.candidate->policy);
     } else if (entry.source == Source::kPrevious && entry.previous != nullptr) {
-      out.push_back(*entry.previous->model);
+      out.push_back(entry.previous->model);
     }
   }
   return out;
@@ -70,9 +64,9 @@ std::vector<AccessPolicy> CompileInput(const std::map<std::string, Entry>& entri
 
 // Compiles the entries and returns the keys refused, recording each current
 // generation's refusal on its entry.
-std::map<std::string, PolicyError> CompileEntries(std::map<std::string, Entry>* entries) {
-  policy::CompileResult compiled = policy::CompilePolicies(CompileInput(*entries));
-  std::map<std::string, PolicyError> refused = ErrorsByKey(compiled.errors);
+std::map<std::string, PolicyError> CompileEntries(CompileCheck& check,
+                                                  std::map<std::string, Entry>* entries) {
+  std::map<std::string, PolicyError> refused = check.Refused(CompileInput(*entries));
   for (auto& [key, entry] : *entries) {
     auto it = refused.find(key);
     if (it != refused.end() && entry.source == Source::kCurrent) entry.current_error = it->second;
@@ -145,7 +139,8 @@ int64_t NextVersion(const RenderState& previous, const std::string& sha, int64_t
 RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
                          const RenderState& previous, int64_t version_floor) {
   std::map<std::string, Entry> entries = BuildEntries(candidates, previous);
-  std::map<std::string, PolicyError> refused = CompileEntries(&entries);
+  CompileCheck check;  // the second compile below re-uses the first one's per-policy work
+  std::map<std::string, PolicyError> refused = CompileEntries(check, &entries);
   // A current generation refused by the compiler (conflict, bad pattern) falls
   // back to its last accepted version; compile once more with those.
   bool substituted = false;
@@ -156,7 +151,7 @@ RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
       substituted = true;
     }
   }
-  if (substituted) refused = CompileEntries(&entries);
+  if (substituted) refused = CompileEntries(check, &entries);
 
   // Shared pointers into the candidates / previous state: no model is copied
   // here; only RenderFleetConfigContent's input vector holds copies, briefly.
@@ -197,6 +192,19 @@ RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
     result.outcomes.push_back(MakeOutcome(entry, in_config, generation, since));
   }
   return result;
+}
+
+bool SameCandidates(const std::vector<PolicyCandidate>& a, const std::vector<PolicyCandidate>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const PolicyCandidate& x = a[i];
+    const PolicyCandidate& y = b[i];
+    if (x.key != y.key || x.generation != y.generation || x.policy != y.policy ||
+        x.error != y.error || x.more_errors != y.more_errors) {
+      return false;
+    }
+  }
+  return true;
 }
 
 namespace {

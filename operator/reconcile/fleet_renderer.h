@@ -85,6 +85,12 @@ struct RenderResult {
 RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
                          const RenderState& previous, int64_t version_floor = 0);
 
+// True when rendering `b` would give what rendering `a` gave: same keys in the
+// same order, generations, errors, and the very same (shared) models. Models
+// are compared by identity, so an equal model parsed afresh counts as a change
+// (a needless render, never a missed one).
+bool SameCandidates(const std::vector<PolicyCandidate>& a, const std::vector<PolicyCandidate>& b);
+
 // AccessPolicy objects as read from the API -> candidates (sorted by key).
 // Objects without a usable namespace/name are dropped (the API never serves those).
 std::vector<PolicyCandidate> ParsePolicyCandidates(const std::vector<nlohmann::json>& objects,

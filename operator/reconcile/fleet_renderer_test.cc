@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -314,6 +315,47 @@ TEST(FleetRendererTest, LocalModeCandidatesKeepErrorsPerPolicy) {
   RenderResult r = RenderFleet(candidates, {});
   EXPECT_EQ(CarriedGenerations(r).count("a/ok"), 1u);
   EXPECT_EQ(CarriedGenerations(r).count("a/bad"), 0u);
+}
+
+TEST(FleetRendererTest, SameCandidatesOnlyWhenTheRenderCannotDiffer) {
+  std::vector<PolicyCandidate> base =
+      ParsePolicyCandidates({PolicyObject("a", "p", 1, "p.example.com"),
+                             MakeInvalid(PolicyObject("a", "q", 2, "q.example.com"))},
+                            policy::SecretStore());
+  ASSERT_EQ(base.size(), 2u);
+  ASSERT_NE(base[0].policy, nullptr);
+  ASSERT_TRUE(base[1].error.has_value());
+  struct Case {
+    std::string name;
+    std::function<void(std::vector<PolicyCandidate>&)> change;
+    bool want_same;
+  };
+  const std::vector<Case> cases = {
+      {"a copy (models shared)", [](auto&) {}, true},
+      {"one more policy", [](auto& c) { c.push_back(c[0]), c.back().key = "a/r"; }, false},
+      {"one policy less", [](auto& c) { c.pop_back(); }, false},
+      {"another generation", [](auto& c) { c[0].generation = 2; }, false},
+      {"an equal model parsed again (new object)",
+       [](auto& c) { c[0].policy = std::make_shared<const policy::AccessPolicy>(*c[0].policy); },
+       false},
+      {"another error message", [](auto& c) { c[1].error->message = "other"; }, false},
+      {"more errors", [](auto& c) { c[1].more_errors += 1; }, false},
+      {"another key", [](auto& c) { c[0].key = "a/z"; }, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<PolicyCandidate> changed = base;
+    c.change(changed);
+    EXPECT_EQ(SameCandidates(base, changed), c.want_same);
+    EXPECT_EQ(SameCandidates(changed, base), c.want_same);
+    if (c.want_same) {
+      // What "same" promises: the render gives the same bytes and outcomes.
+      RenderResult x = RenderFleet(base, {});
+      RenderResult y = RenderFleet(changed, {});
+      EXPECT_EQ(x.config, y.config);
+      EXPECT_EQ(x.outcomes, y.outcomes);
+    }
+  }
 }
 
 }  // namespace

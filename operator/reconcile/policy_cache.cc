@@ -9,6 +9,7 @@ namespace {
 using nlohmann::json;
 
 constexpr char kCompactField[] = "compact";
+constexpr char kCompactStatusField[] = "compactStatus";
 
 std::string MetaText(const json& object, const char* field) {
   auto meta = object.find("metadata");
@@ -39,13 +40,15 @@ json CompactPolicyObject(json policy) {
       if (auto it = meta->find(field); it != meta->end()) out[field] = std::move(*it);
     }
   }
-  json rest = json::object();
-  for (const char* field : {"spec", "status"}) {
-    if (auto it = policy.find(field); it != policy.end()) rest[field] = std::move(*it);
-  }
   // The input came through the JSON parser, which refuses invalid UTF-8, so
   // `replace` never fires; it only keeps dump() from throwing on the request path.
-  slim[kCompactField] = rest.dump(-1, ' ', false, json::error_handler_t::replace);
+  json spec = json::object();
+  if (auto it = policy.find("spec"); it != policy.end()) spec["spec"] = std::move(*it);
+  slim[kCompactField] = spec.dump(-1, ' ', false, json::error_handler_t::replace);
+  // The status apart: status writes read it for every policy, the spec they never need.
+  if (auto it = policy.find("status"); it != policy.end()) {
+    slim[kCompactStatusField] = it->dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   return slim;
 }
 
@@ -55,13 +58,28 @@ json ExpandPolicyObject(const json& object) {
   if (compact == object.end() || !compact->is_string()) return object;
   json full = object;
   full.erase(kCompactField);
+  full.erase(kCompactStatusField);
   json rest = json::parse(compact->get_ref<const std::string&>(), nullptr, false);
   // Our own serialization always parses; if it ever did not, the object goes
   // without a spec and is refused by the parser (deny by default).
   if (rest.is_object()) {
     for (auto& [field, value] : rest.items()) full[field] = std::move(value);
   }
+  json status = StoredStatus(object);
+  if (!status.is_null()) full["status"] = std::move(status);
   return full;
+}
+
+json StoredStatus(const json& object) {
+  if (!object.is_object()) return json();
+  if (auto compact = object.find(kCompactStatusField);
+      compact != object.end() && compact->is_string()) {
+    json status = json::parse(compact->get_ref<const std::string&>(), nullptr, false);
+    return status.is_discarded() ? json() : status;  // unreadable: as if none (rewritten)
+  }
+  if (object.contains(kCompactField)) return json();  // compact without a status
+  auto status = object.find("status");
+  return status != object.end() ? *status : json();
 }
 
 std::vector<PolicyCandidate> PolicyCache::Candidates(

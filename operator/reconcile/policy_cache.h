@@ -5,11 +5,12 @@
 //   PolicyCache cache;
 //   std::vector<PolicyCandidate> candidates =
 //       cache.Candidates(policies.SharedSnapshot(), secrets, secrets_epoch);
-//   writer.WriteStatus(ExpandPolicyObject(*object), desired);  // the full object again
+//   nlohmann::json stored = StoredStatus(*object);  // what a status write compares with
 //
 // Compact form: apiVersion, kind and the identity metadata (name, namespace,
-// uid, generation, resourceVersion, creationTimestamp) stay a JSON tree;
-// spec and status are held as one serialized string under "compact". A
+// uid, generation, resourceVersion, creationTimestamp) stay a JSON tree; the
+// spec is held serialized under "compact" and the status, apart, under
+// "compactStatus" (status writes read it without touching the spec). A
 // policy's JSON tree costs several KB, its text a fraction of that, and
 // thousands of policies sit in the cache. Labels, annotations (kubectl's
 // last-applied copy) and managedFields are dropped: nothing reads them.
@@ -38,6 +39,8 @@ nlohmann::json CompactPolicyObject(nlohmann::json policy);
 // Compact form -> the object with spec and status restored. Objects that are
 // not compact are returned as they are.
 nlohmann::json ExpandPolicyObject(const nlohmann::json& object);
+// The object's status (compact or full); null when it has none.
+nlohmann::json StoredStatus(const nlohmann::json& object);
 
 class PolicyCache {
  public:

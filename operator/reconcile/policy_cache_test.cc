@@ -69,6 +69,36 @@ TEST(CompactPolicyObjectTest, RoundTripsWhatRenderAndStatusUseAndDropsTheRest) {
   EXPECT_EQ(expanded["metadata"]["resourceVersion"], "7");
   EXPECT_EQ(expanded["metadata"]["uid"], "u-1");
   EXPECT_FALSE(expanded.contains("compact"));
+  EXPECT_FALSE(expanded.contains("compactStatus"));
+}
+
+TEST(CompactPolicyObjectTest, StoredStatusWithoutTheSpec) {
+  json full = PolicyObject("p", 2, "a.example.com");
+  ASSERT_TRUE(full.contains("status"));
+  json no_status = full;
+  no_status.erase("status");
+  json unreadable = CompactPolicyObject(full);
+  unreadable["compactStatus"] = "{broken";
+  struct Case {
+    std::string name;
+    json object;
+    json want;
+  };
+  const std::vector<Case> cases = {
+      {"compact with status", CompactPolicyObject(full), full["status"]},
+      {"compact without status", CompactPolicyObject(no_status), json()},
+      {"full object", full, full["status"]},
+      {"full object without status", no_status, json()},
+      {"unreadable compact status: none (so it is rewritten)", unreadable, json()},
+      {"not an object", json::array(), json()},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(StoredStatus(c.object), c.want);
+  }
+  // The spec is not in the status string: reading a status never touches it.
+  EXPECT_EQ(CompactPolicyObject(full)["compactStatus"].get<std::string>().find("a.example.com"),
+            std::string::npos);
 }
 
 TEST(CompactPolicyObjectTest, EdgeInputs) {
