@@ -15,7 +15,11 @@
 //
 // Flags: --alg RS256|ES256|EdDSA (default RS256), --policies N (default 1000;
 // the request hits the first, the rest are fillers on other hosts),
-// --requests N (default 2000), --warmup N (default 50).
+// --requests N (default 2000), --warmup N (default 50), --fresh-tokens 1
+// (every measured request carries a token not seen before, same user and
+// claims but its own jti, as bench/lib/rotate-tokens.lua sends: the token
+// cache misses and the signature is verified each time; the tokens are
+// minted during set-up).
 // Prints one line to stderr: the decision of the last request, so a run that
 // stopped allowing (a broken set-up) is visible; exit 1 if it was not allowed.
 #include <cstdio>
@@ -49,6 +53,7 @@ struct Options {
   int policies = 1000;
   int requests = 2000;
   int warmup = 50;
+  bool fresh_tokens = false;
 };
 
 // Keys are there from the start: the benchmark never waits for a fetch.
@@ -112,6 +117,8 @@ bool ParseOptions(int argc, char** argv, Options* options) {
       options->requests = std::atoi(value.c_str());
     } else if (flag == "--warmup") {
       options->warmup = std::atoi(value.c_str());
+    } else if (flag == "--fresh-tokens") {
+      options->fresh_tokens = value == "1";
     } else {
       return false;
     }
@@ -120,15 +127,16 @@ bool ParseOptions(int argc, char** argv, Options* options) {
 }
 
 // One request as the data path hands it over: a fresh head each time,
-// because the gate rewrites its headers.
+// because the gate rewrites its headers. With several prototypes (fresh
+// tokens), request i uses prototype i.
 struct Bench {
   server::RequestGate& gate;
-  const server::RequestHead& prototype;
+  const std::vector<server::RequestHead>& prototypes;
   const server::ClientInfo& client;
 };
 
-int OneRequest(const Bench& bench) {
-  server::RequestHead head = bench.prototype;
+int OneRequest(const Bench& bench, size_t index) {
+  server::RequestHead head = bench.prototypes[index % bench.prototypes.size()];
   server::GateVerdict verdict;
   bench.gate.Check(head, bench.client, [&](server::GateVerdict v) { verdict = std::move(v); });
   server::ExchangeOutcome outcome;
@@ -141,20 +149,20 @@ int OneRequest(const Bench& bench) {
 }
 
 // The only function callgrind collects (--toggle-collect='*RunMeasured*').
-__attribute__((noinline)) int RunMeasured(const Bench& bench, int requests) {
+__attribute__((noinline)) int RunMeasured(const Bench& bench, int first, int requests) {
   int last = 0;
-  for (int i = 0; i < requests; ++i) last = OneRequest(bench);
+  for (int i = 0; i < requests; ++i) last = OneRequest(bench, static_cast<size_t>(first + i));
   return last;
 }
 
 // GET /api/bench on the benchmark host with a token every rule accepts.
-server::RequestHead PrototypeRequest(const auth::TestSigner& idp, int64_t now) {
+server::RequestHead PrototypeRequest(const auth::TestSigner& idp, int64_t now, int serial) {
   const std::string token = idp.Mint({{"iss", kIssuer},
                                       {"aud", "gatehouse"},
                                       {"sub", "bench-user"},
                                       {"email", "bench-user@example.com"},
                                       {"groups", {"analysts", "bench"}},
-                                      {"jti", "bench-token-1"},
+                                      {"jti", "bench-token-" + std::to_string(serial)},
                                       {"iat", now},
                                       {"exp", now + 24 * 3600}});
   server::RequestHead head;
@@ -171,7 +179,7 @@ int Main(int argc, char** argv) {
   Options options;
   if (!ParseOptions(argc, argv, &options)) {
     std::cerr << "usage: gate_stages [--alg RS256|ES256|EdDSA] [--policies N] [--requests N]"
-                 " [--warmup N]\n";
+                 " [--warmup N] [--fresh-tokens 0|1]\n";
     return 2;
   }
   FakeTimeSource time;
@@ -195,18 +203,23 @@ int Main(int argc, char** argv) {
                             .time = time,
                             .waiter = nullptr});
 
-  const server::RequestHead prototype = PrototypeRequest(idp, time.NowSeconds());
+  // Cached: one token for every request. Fresh: one per request, warm-up included.
+  std::vector<server::RequestHead> prototypes;
+  const int tokens = options.fresh_tokens ? options.warmup + options.requests : 1;
+  for (int i = 0; i < tokens; ++i)
+    prototypes.push_back(PrototypeRequest(idp, time.NowSeconds(), i));
   server::ClientInfo client;
   client.address = *policy::ParseIpAddress("127.0.0.1");
   client.address_text = "127.0.0.1";
 
-  const Bench bench{gate, prototype, client};
-  for (int i = 0; i < options.warmup; ++i) OneRequest(bench);
-  const int status = RunMeasured(bench, options.requests);
+  const Bench bench{gate, prototypes, client};
+  for (int i = 0; i < options.warmup; ++i) OneRequest(bench, static_cast<size_t>(i));
+  const int status = RunMeasured(bench, options.warmup, options.requests);
   audit->Flush();
   std::cerr << "gate_stages: alg " << auth::JwsAlgorithmName(options.alg) << ", "
-            << options.policies << " policies, " << options.requests << " requests, last status "
-            << status << "\n";
+            << options.policies << " policies, " << options.requests << " requests"
+            << (options.fresh_tokens ? " (fresh tokens)" : "") << ", last status " << status
+            << "\n";
   return status == 200 ? 0 : 1;
 }
 

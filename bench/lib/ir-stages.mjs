@@ -2,8 +2,10 @@
 // profile of bench/gate_stages.
 //
 //   node ir-stages.mjs run GATE_STAGES_BIN OUT.json [--alg RS256] [--policies 20] [--requests 1000]
+//                          [--fresh-tokens 1]
 //       runs gate_stages under callgrind (only RunMeasured() is collected),
-//       then writes the per-stage figures to OUT.json and prints a table
+//       then writes the per-stage figures to OUT.json and prints a table;
+//       --fresh-tokens 1: a new token per request (verify = a full RS256 check)
 //   node ir-stages.mjs parse CALLGRIND_OUT REQUESTS
 //       only the parsing step: prints the JSON of an existing profile
 //
@@ -13,8 +15,9 @@
 //   route    NormalizePath, policy::Route, FleetSnapshot::RuntimeFor
 //   verify   ExtractBearer, TokenAuthenticator::Authenticate (token cache hit)
 //   decide   policy::Decide, IsBrowserNavigation, MakeDecision
-//   headers  StripClientHeaders, SetForwardingHeaders, AssertionCache::Get,
-//            SetIdentityHeaders
+//   headers  StripClientHeaders, AddForwardingHeaders, AssertionCache::Get,
+//            AddIdentityHeaders (the gate's Add* follow the strip; the Set*
+//            forms, which look for copies first, are not on the gate's path)
 //   audit    AuditLog::Write (format the line, queue it; the writer thread is
 //            not counted)
 //   metrics  RequestGate::Finish minus AuditLog::Write (decision counter,
@@ -34,8 +37,8 @@ export const kStages = {
   verify: ['gatehouse::server::ExtractBearer', 'gatehouse::auth::TokenAuthenticator::Authenticate'],
   decide: ['gatehouse::policy::Decide', 'gatehouse::server::IsBrowserNavigation',
            'gatehouse::policy::MakeDecision'],
-  headers: ['gatehouse::server::StripClientHeaders', 'gatehouse::server::SetForwardingHeaders',
-            'gatehouse::server::AssertionCache::Get', 'gatehouse::server::SetIdentityHeaders'],
+  headers: ['gatehouse::server::StripClientHeaders', 'gatehouse::server::AddForwardingHeaders',
+            'gatehouse::server::AssertionCache::Get', 'gatehouse::server::AddIdentityHeaders'],
   audit: ['gatehouse::server::AuditLog::Write'],
 };
 const kFinish = 'gatehouse::server::RequestGate::Finish';
@@ -90,16 +93,18 @@ export function StagesFromProfile(callgrindOut, requests) {
   return {total: Math.round(loop / requests), stages};
 }
 
-export function RunProfile(bin, {alg = 'RS256', policies = 20, requests = 1000} = {}) {
+export function RunProfile(bin, {alg = 'RS256', policies = 20, requests = 1000,
+                                 freshTokens = false} = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ir-'));
   try {
     const out = join(dir, 'callgrind.out');
     execFileSync('valgrind', ['--tool=callgrind', '--collect-atstart=no',
                               '--toggle-collect=*RunMeasured*', `--callgrind-out-file=${out}`,
                               bin, '--alg', alg, '--policies', String(policies), '--requests',
-                              String(requests)],
+                              String(requests), ...(freshTokens ? ['--fresh-tokens', '1'] : [])],
                  {stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20});
-    return {alg, policies, requests, ...StagesFromProfile(out, requests)};
+    return {alg, policies, requests, ...(freshTokens ? {fresh_tokens: true} : {}),
+            ...StagesFromProfile(out, requests)};
   } finally {
     rmSync(dir, {recursive: true, force: true});
   }
@@ -109,7 +114,8 @@ export function FormatTable(result) {
   const rows = Object.entries(result.stages)
                    .map(([stage, ir]) => `  ${stage.padEnd(8)} ${String(ir).padStart(8)} Ir`);
   return `Ir per request, ${result.alg}, ${result.policies} policies, ` +
-         `${result.requests} requests (cached token):\n${rows.join('\n')}\n` +
+         `${result.requests} requests (${result.fresh_tokens ? 'fresh' : 'cached'} token):\n` +
+         `${rows.join('\n')}\n` +
          `  ${'total'.padEnd(8)} ${String(result.total).padStart(8)} Ir`;
 }
 
@@ -125,12 +131,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   } else if (mode === 'run' && args.length >= 2) {
     const result = RunProfile(args[0], {alg: Flag(args, '--alg', 'RS256'),
                                         policies: Number(Flag(args, '--policies', 20)),
-                                        requests: Number(Flag(args, '--requests', 1000))});
+                                        requests: Number(Flag(args, '--requests', 1000)),
+                                        freshTokens: Flag(args, '--fresh-tokens', '0') === '1'});
     writeFileSync(args[1], JSON.stringify(result, null, 2) + '\n');
     console.log(FormatTable(result));
   } else {
     console.error('usage: node ir-stages.mjs run GATE_STAGES_BIN OUT.json [--alg A] ' +
-                  '[--policies N] [--requests N]\n       node ir-stages.mjs parse CALLGRIND_OUT ' +
+                  '[--policies N] [--requests N] [--fresh-tokens 1]\n       node ir-stages.mjs parse CALLGRIND_OUT ' +
                   'REQUESTS');
     process.exit(2);
   }

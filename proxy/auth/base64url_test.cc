@@ -77,5 +77,18 @@ TEST(Base64UrlEncodeTest, KnownVectors) {
   EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
 }
 
+TEST(Base64UrlDecodeTest, AnInvalidCharacterAnywhereIsRejected) {
+  // Whole 4-character blocks are decoded together: a bad character must be
+  // caught at every position of a block and of the tail.
+  const std::string encoded = Base64UrlEncode("a payload of some length, 40 bytes long");
+  for (size_t at = 0; at < encoded.size(); ++at) {
+    for (char bad : {'=', '+', '/', '.', ' ', '\0', '\n', '\x80', '\xff', '!'}) {
+      std::string changed = encoded;
+      changed[at] = bad;
+      EXPECT_FALSE(Base64UrlDecode(changed).ok()) << at << " " << (bad & 0xff);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse::auth

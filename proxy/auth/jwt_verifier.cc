@@ -91,37 +91,55 @@ StatusOr<JwsAlgorithm> CheckHeader(const Json& header, const IssuerConfig& confi
   return alg;
 }
 
-Status CheckSignature(const Segments& s, const Json& header, JwsAlgorithm alg,
-                      const JsonWebKeySet& keys) {
-  StatusOr<std::string> signature = Base64UrlDecode(s.signature);
+Status CheckSignature(const DecodedJwt& jwt, JwsAlgorithm alg, const JsonWebKeySet& keys) {
+  StatusOr<std::string> signature = Base64UrlDecode(jwt.signature);
   if (!signature.ok()) return UnauthenticatedError("token signature not base64url");
-  auto kid = header.find("kid");
+  auto kid = jwt.header.find("kid");
   bool candidate = false;
   for (const VerificationKey& key : keys.keys()) {
     // With a kid only keys carrying that kid are tried (duplicates: each of
     // them); without one every key that fits the algorithm is tried.
-    if (kid != header.end() && key.kid() != kid->get_ref<const std::string&>()) continue;
+    if (kid != jwt.header.end() && key.kid() != kid->get_ref<const std::string&>()) continue;
     if (!key.Fits(alg)) continue;
     candidate = true;
-    if (VerifyJwsSignature(alg, key, s.signing_input, *signature)) return Status::Ok();
+    if (VerifyJwsSignature(alg, key, jwt.signing_input, *signature)) return Status::Ok();
   }
   if (!candidate) return UnauthenticatedError("no signing key for token");
   return UnauthenticatedError("token signature invalid");
 }
 
-StatusOr<std::shared_ptr<const Identity>> Verify(std::string_view token, const IssuerConfig& config,
-                                                 const JsonWebKeySet& keys, int64_t now) {
+StatusOr<DecodedJwt> Decode(std::string_view token) {
   StatusOr<Segments> segments = Split(token);
   if (!segments.ok()) return segments.status();
   StatusOr<Json> header = DecodeObject(segments->header, "header");
   if (!header.ok()) return header.status();
   StatusOr<Json> payload = DecodeObject(segments->payload, "payload");
   if (!payload.ok()) return payload.status();
-  StatusOr<JwsAlgorithm> alg = CheckHeader(*header, config);
+  return DecodedJwt{.signing_input = segments->signing_input,
+                    .signature = segments->signature,
+                    .header = std::move(*header),
+                    .payload = std::move(*payload)};
+}
+
+StatusOr<std::shared_ptr<const Identity>> VerifyDecoded(const DecodedJwt& jwt,
+                                                        const IssuerConfig& config,
+                                                        const JsonWebKeySet& keys, int64_t now) {
+  StatusOr<JwsAlgorithm> alg = CheckHeader(jwt.header, config);
   if (!alg.ok()) return alg.status();
   // The signature is checked before any claim is trusted or reported on.
-  if (Status s = CheckSignature(*segments, *header, *alg, keys); !s.ok()) return s;
-  return ValidateJwtClaims(std::move(*payload), config, now);
+  if (Status s = CheckSignature(jwt, *alg, keys); !s.ok()) return s;
+  return ValidateJwtClaims(jwt.payload, config, now);
+}
+
+StatusOr<std::shared_ptr<const Identity>> Verify(std::string_view token, const IssuerConfig& config,
+                                                 const JsonWebKeySet& keys, int64_t now) {
+  StatusOr<DecodedJwt> jwt = Decode(token);
+  if (!jwt.ok()) return jwt.status();
+  StatusOr<JwsAlgorithm> alg = CheckHeader(jwt->header, config);
+  if (!alg.ok()) return alg.status();
+  // The signature is checked before any claim is trusted or reported on.
+  if (Status s = CheckSignature(*jwt, *alg, keys); !s.ok()) return s;
+  return ValidateJwtClaims(std::move(jwt->payload), config, now);
 }
 
 StatusOr<std::string> PeekString(std::string_view token, bool in_header, const char* name) {
@@ -143,6 +161,30 @@ StatusOr<std::shared_ptr<const Identity>> VerifyJwt(std::string_view token,
                                                     const JsonWebKeySet& keys, int64_t now) {
   try {
     return Verify(token, config, keys, now);
+  } catch (const std::exception&) {
+    return UnauthenticatedError("token unreadable");
+  }
+}
+
+std::string_view DecodedJwt::issuer() const {
+  auto it = payload.find("iss");
+  if (it == payload.end() || !it->is_string()) return {};
+  return it->get_ref<const std::string&>();
+}
+
+StatusOr<DecodedJwt> DecodeJwt(std::string_view token) {
+  try {
+    return Decode(token);
+  } catch (const std::exception&) {
+    return UnauthenticatedError("token unreadable");
+  }
+}
+
+StatusOr<std::shared_ptr<const Identity>> VerifyDecodedJwt(const DecodedJwt& jwt,
+                                                           const IssuerConfig& config,
+                                                           const JsonWebKeySet& keys, int64_t now) {
+  try {
+    return VerifyDecoded(jwt, config, keys, now);
   } catch (const std::exception&) {
     return UnauthenticatedError("token unreadable");
   }

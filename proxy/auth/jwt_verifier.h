@@ -7,6 +7,12 @@
 //   StatusOr<std::string> iss = PeekIssuer(token);  // UNVERIFIED: only to pick a config
 //   StatusOr<std::string> kid = PeekKeyId(token);   // UNVERIFIED: "" when there is none
 //
+// Decoding once for several steps (the authenticator reads `iss` to pick the
+// configs, then verifies with them, without decoding the token again):
+//   StatusOr<DecodedJwt> jwt = DecodeJwt(token);      // UNVERIFIED until VerifyDecodedJwt
+//   std::string_view iss = jwt->issuer();
+//   id = VerifyDecodedJwt(*jwt, config, *keys, now);   // the same checks as VerifyJwt
+//
 // Order of checks: size (kMaxTokenBytes), exactly three segments, strict
 // base64url and strict JSON objects, header (`alg` in the issuer's allowlist,
 // no `crit`, `typ` JWT / at+jwt / application/at+jwt), key choice (by `kid`
@@ -18,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -33,6 +40,25 @@ inline constexpr size_t kMaxTokenBytes = 16 * 1024;
 StatusOr<std::shared_ptr<const Identity>> VerifyJwt(std::string_view token,
                                                     const IssuerConfig& config,
                                                     const JsonWebKeySet& keys, int64_t now);
+
+// A token split into its three segments with header and payload decoded
+// (strict base64url, strict JSON objects). NOTHING in it is verified: it
+// keeps views into the token, which must outlive it.
+struct DecodedJwt {
+  std::string_view signing_input;  // header "." payload: the signed bytes
+  std::string_view signature;      // base64url, not decoded yet
+  nlohmann::json header;
+  nlohmann::json payload;
+  // The payload's `iss` when it is a string, else "" (UNVERIFIED).
+  std::string_view issuer() const;
+};
+
+StatusOr<DecodedJwt> DecodeJwt(std::string_view token);
+// VerifyJwt's checks after its decoding step. Copies the payload into the
+// Identity; `jwt` can be verified again against another config.
+StatusOr<std::shared_ptr<const Identity>> VerifyDecodedJwt(const DecodedJwt& jwt,
+                                                           const IssuerConfig& config,
+                                                           const JsonWebKeySet& keys, int64_t now);
 
 // Unverified `iss` of the payload; kUnauthenticated when unreadable.
 StatusOr<std::string> PeekIssuer(std::string_view token);

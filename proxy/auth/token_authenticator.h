@@ -10,7 +10,8 @@
 //   kUnavailable     -> no keys fetched yet for the token's issuer (wait or 503)
 //
 // Flow: cache lookup for each trusted config (the hash is computed once), then
-// the unverified `iss` picks the configs to verify with; an unknown issuer is
+// the token is decoded once and its unverified `iss` picks the configs to
+// verify the decoded token with; an unknown issuer is
 // refused without touching any key. A failed verification whose `kid` is not
 // in the key set asks the provider for a (rate-limited) refresh. Cached
 // identities stay valid until the token's `exp` even if the issuer later drops
@@ -24,6 +25,7 @@
 
 #include "proxy/auth/identity.h"
 #include "proxy/auth/issuer_config.h"
+#include "proxy/auth/jwt_verifier.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/auth/token_cache.h"
 #include "proxy/core/status.h"
@@ -42,8 +44,8 @@ class TokenAuthenticator {
 
  private:
   StatusOr<std::shared_ptr<const Identity>> VerifyWith(size_t index, std::string_view token,
-                                                       int64_t now, uint64_t hash,
-                                                       TokenCache& cache) const;
+                                                       const DecodedJwt& jwt, int64_t now,
+                                                       uint64_t hash, TokenCache& cache) const;
 
   std::vector<IssuerConfig> issuers_;
   // Process-unique id per (authenticator, issuer) for cache keys, so entries

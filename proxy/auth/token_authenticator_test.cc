@@ -55,6 +55,24 @@ class TokenAuthenticatorTest : public ::testing::Test {
                            provider_};
 };
 
+std::string SegmentOf(const std::string& token, int index) {
+  size_t start = 0;
+  for (int i = 0; i < index; ++i) start = token.find('.', start) + 1;
+  return token.substr(start, token.find('.', start) - start);
+}
+
+Json IssuerNumber() {
+  Json claims = Claims("https://a", "app");
+  claims["iss"] = 5;
+  return claims;
+}
+
+Json WithoutIssuer() {
+  Json claims = Claims("https://a", "app");
+  claims.erase("iss");
+  return claims;
+}
+
 struct Case {
   const char* name;
   std::string token;
@@ -91,6 +109,12 @@ TEST_F(TokenAuthenticatorTest, Table) {
       {"empty", "", StatusCode::kUnauthenticated, "no token"},
       {"garbage", "not-a-token", StatusCode::kUnauthenticated, "malformed"},
       {"too large", std::string(20000, 'a'), StatusCode::kUnauthenticated, "too large"},
+      // The token is decoded once, header included, before `iss` picks a config.
+      {"header not base64url",
+       "e30!." + SegmentOf(signer_a_.Mint(Claims("https://a", "app")), 1) + ".c2ln",
+       StatusCode::kUnauthenticated, "header"},
+      {"iss not a string", signer_a_.Mint(IssuerNumber()), StatusCode::kUnauthenticated, "no iss"},
+      {"no iss", signer_a_.Mint(WithoutIssuer()), StatusCode::kUnauthenticated, "no iss"},
   };
   for (const Case& c : cases) Check(auth_, cache_, c);
 }

@@ -176,10 +176,21 @@ StatusOr<std::string> AssertionSigner::Sign(const AssertionClaims& claims, int64
   return signing_input;
 }
 
+bool AssertionCache::Fresh(const Entry& entry, const AssertionSigner& signer, int64_t now) const {
+  return entry.signer == &signer && now >= entry.issued_at &&
+         now - entry.issued_at < kAssertionReuseSeconds;
+}
+
 StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
                                           const std::shared_ptr<const auth::Identity>& identity,
                                           std::string_view policy, std::string_view host,
                                           int64_t now) {
+  // The same immutable Identity object carries the same claims: when policy
+  // and Host match too, the last entry is the one the key would find.
+  if (last_.entry != nullptr && last_.identity == identity && last_.signer == &signer &&
+      last_.policy == policy && last_.host == host && Fresh(*last_.entry, signer, now)) {
+    return last_.entry->assertion;
+  }
   // Key: exactly the claims the assertion carries besides iat/exp/jti (sub,
   // email, groups, policy, aud), each length-prefixed (groups after their
   // count) so that no two claim sets share a key (["a,b"] and ["a","b"]
@@ -187,9 +198,8 @@ StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
   // token of one user reuse the signature: their assertions would be
   // identical but for iat, exp and jti.
   const std::string audience = AudienceFromHost(host);
-  std::string key;
-  key.reserve(64 + identity->subject.size() + identity->email.size() + policy.size() +
-              audience.size());
+  std::string& key = key_;
+  key.clear();
   const auto append = [&key](std::string_view part) {
     const uint32_t size = static_cast<uint32_t>(part.size());
     key.append(reinterpret_cast<const char*>(&size), sizeof(size));
@@ -203,21 +213,32 @@ StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
   append(policy);
   append(audience);
   auto it = entries_.find(key);
-  if (it != entries_.end() && it->second.signer == &signer && now >= it->second.issued_at &&
-      now - it->second.issued_at < kAssertionReuseSeconds) {
-    return it->second.assertion;
+  const Entry* entry = nullptr;
+  if (it != entries_.end() && Fresh(it->second, signer, now)) {
+    entry = &it->second;
+  } else {
+    AssertionClaims claims{.audience = host,
+                           .subject = identity->subject,
+                           .email = identity->email,
+                           .groups = &identity->groups,
+                           .policy = policy};
+    StatusOr<std::string> fresh = signer.Sign(claims, now);
+    if (!fresh.ok()) return fresh.status();
+    // Bounded: drop everything when full (entries live 30 s anyway).
+    if (it == entries_.end() && entries_.size() >= max_entries_) {
+      entries_.clear();
+      last_ = Last{};
+    }
+    Entry& slot = entries_[key];
+    slot = Entry{&signer, std::move(*fresh), now};
+    entry = &slot;
   }
-  AssertionClaims claims{.audience = host,
-                         .subject = identity->subject,
-                         .email = identity->email,
-                         .groups = &identity->groups,
-                         .policy = policy};
-  StatusOr<std::string> fresh = signer.Sign(claims, now);
-  if (!fresh.ok()) return fresh.status();
-  // Bounded: drop everything when full (entries live 30 s anyway).
-  if (it == entries_.end() && entries_.size() >= max_entries_) entries_.clear();
-  entries_[std::move(key)] = Entry{&signer, *fresh, now};
-  return fresh;
+  last_.identity = identity;
+  last_.signer = &signer;
+  last_.policy.assign(policy);
+  last_.host.assign(host);
+  last_.entry = entry;
+  return entry->assertion;
 }
 
 }  // namespace gatehouse::server

@@ -94,8 +94,22 @@ class AssertionCache {
     std::string assertion;
     int64_t issued_at = 0;
   };
+  // The last answer, found again without building the key: the same Identity
+  // object (held, so its address cannot be reused by another identity), the
+  // same signer, policy and Host. A client that keeps its token hits this.
+  struct Last {
+    std::shared_ptr<const auth::Identity> identity;
+    const AssertionSigner* signer = nullptr;
+    std::string policy;
+    std::string host;
+    const Entry* entry = nullptr;  // a node of entries_ (stable until erased)
+  };
+  bool Fresh(const Entry& entry, const AssertionSigner& signer, int64_t now) const;
+
   size_t max_entries_;
   std::unordered_map<std::string, Entry> entries_;
+  Last last_;
+  std::string key_;  // scratch: reused for every key built
 };
 
 }  // namespace gatehouse::server

@@ -228,5 +228,60 @@ TEST(AssertionCacheTest, BoundedSize) {
   }
 }
 
+// The last answer is remembered per Identity object: asking again for the same
+// object must still respect every part of the key and the reuse window.
+TEST(AssertionCacheTest, RepeatedAsksForOneIdentityObjectStayCorrect) {
+  auto signer = NewSigner();
+  auto other_signer = NewSigner();
+  AssertionCache cache;
+  auto alice = std::make_shared<const auth::Identity>(
+      auth::Identity{.user = "alice", .subject = "alice", .email = "a@example.com"});
+  const std::string first = *cache.Get(*signer, alice, "ns/p", "h.example.com", kNow);
+  struct Ask {
+    std::string scenario;
+    const AssertionSigner* signer;
+    std::string policy;
+    std::string host;
+    int64_t now;
+    bool same_as_first;
+  };
+  const std::vector<Ask> asks = {
+      {"same everything", signer.get(), "ns/p", "h.example.com", kNow + 1, true},
+      {"other policy", signer.get(), "ns/q", "h.example.com", kNow + 1, false},
+      {"back to the first policy", signer.get(), "ns/p", "h.example.com", kNow + 2, true},
+      {"other host", signer.get(), "ns/p", "x.example.com", kNow + 2, false},
+      {"same audience, other spelling", signer.get(), "ns/p", "H.example.com:8443", kNow + 3, true},
+      {"other signer (a rotated fleet key)", other_signer.get(), "ns/p", "h.example.com", kNow + 3,
+       false},
+      {"clock went backwards", signer.get(), "ns/p", "h.example.com", kNow - 1, false},
+      {"reuse window over", signer.get(), "ns/p", "h.example.com", kNow + 30, false},
+  };
+  for (const Ask& ask : asks) {
+    SCOPED_TRACE(ask.scenario);
+    const StatusOr<std::string> got = cache.Get(*ask.signer, alice, ask.policy, ask.host, ask.now);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(*got == first, ask.same_as_first);
+    EXPECT_EQ(Part(*got, 1)["policy"], ask.policy);
+    EXPECT_EQ(Part(*got, 1)["aud"], AudienceFromHost(ask.host));
+    EXPECT_GE(Part(*got, 1)["exp"].get<int64_t>(), ask.now + 30);
+  }
+}
+
+TEST(AssertionCacheTest, ClearingWhenFullForgetsTheLastAnswerToo) {
+  auto signer = NewSigner();
+  AssertionCache cache(/*max_entries=*/2);
+  auto alice = std::make_shared<const auth::Identity>(auth::Identity{.subject = "alice"});
+  const std::string first = *cache.Get(*signer, alice, "ns/p", "h", kNow);
+  for (int i = 0; i < 5; ++i) {
+    auto other =
+        std::make_shared<const auth::Identity>(auth::Identity{.subject = std::to_string(i)});
+    ASSERT_TRUE(cache.Get(*signer, other, "ns/p", "h", kNow).ok());
+  }
+  const std::string again = *cache.Get(*signer, alice, "ns/p", "h", kNow + 1);
+  EXPECT_EQ(Part(again, 1)["sub"], "alice");
+  EXPECT_NE(again, first);  // signed again: the cleared entry is not served from memory
+  EXPECT_LE(cache.size(), 2u);
+}
+
 }  // namespace
 }  // namespace gatehouse::server

@@ -71,6 +71,73 @@ TEST(AuditLogTest, HostileValuesCannotBreakTheLine) {
   EXPECT_EQ(j["sub"], "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\x01z");
 }
 
+TEST(AuditLogTest, AHostileByteAtAnyOffsetOfALongValueIsEscaped) {
+  // The formatter copies plain runs 16 bytes at a time: a byte that needs
+  // escaping must be caught at every offset of a block and in the tail, in
+  // every string field.
+  const std::string base = "metabase.analytics.example.com/api/card/1234/query/json-export";
+  struct Bad {
+    std::string bytes;
+    std::string decoded;  // what a JSON parser must read back
+  };
+  const std::vector<Bad> bads = {
+      {"\"", "\""},
+      {"\\", "\\"},
+      {"\n", "\n"},
+      {"\r", "\r"},
+      {std::string(1, '\0'), std::string(1, '\0')},
+      {"\x1f", "\x1f"},
+      {"\x7f", "\x7f"},
+      {"\xff", "\xef\xbf\xbd"},
+      {"\xc3", "\xef\xbf\xbd"},  // lone lead byte
+      {"\x80", "\xef\xbf\xbd"},
+      {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  // surrogate
+      {"\xc3\xa9", "\xc3\xa9"},                                  // valid UTF-8 passes through
+  };
+  for (size_t at = 0; at < base.size(); ++at) {
+    for (const Bad& bad : bads) {
+      std::string value = base;
+      value.replace(at, 1, bad.bytes);
+      std::string expected = base;
+      expected.replace(at, 1, bad.decoded);
+      SCOPED_TRACE("offset " + std::to_string(at) + ", byte " +
+                   std::to_string(bad.bytes[0] & 0xff));
+      AuditRecord r = Sample();
+      r.host = value;
+      r.email = value;
+      r.request_id = value;
+      const std::string line = FormatAuditLine(r);
+      ASSERT_EQ(line.find('\n'), std::string::npos);
+      for (char c : line) ASSERT_GE(static_cast<unsigned char>(c), 0x20) << line;
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      ASSERT_TRUE(j.is_object()) << line;
+      EXPECT_EQ(j["host"], expected);
+      EXPECT_EQ(j["email"], expected);
+      EXPECT_EQ(j["request_id"], expected);
+      EXPECT_EQ(j["status"], 200);  // the fields after the hostile ones are intact
+      EXPECT_EQ(j["token_id"], "jti-1");
+    }
+  }
+}
+
+TEST(AuditLogTest, AppendsAfterWhatTheBufferHolds) {
+  // The line is written into room reserved at the end of the batch buffer:
+  // earlier lines stay byte for byte, and the buffer ends at the new line.
+  std::string batch = "{\"earlier\":1}\n";
+  const std::string earlier = batch;
+  AppendAuditLine(batch, Sample());
+  ASSERT_EQ(batch.substr(0, earlier.size()), earlier);
+  EXPECT_EQ(batch.substr(earlier.size()), FormatAuditLine(Sample()));
+  EXPECT_EQ(batch.back(), '}');
+  AuditRecord huge = Sample();
+  const std::string controls(5000, '\x01');  // worst case: six output bytes per input byte
+  huge.sub = controls;
+  const std::string line = FormatAuditLine(huge);
+  const nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["sub"], controls);
+  EXPECT_EQ(j["upstream_ms"], 7);
+}
+
 TEST(AuditLogTest, NoQueryStringTokenOrCookieEverAppears) {
   // The record has no field for Authorization or Cookie; the path loses its query.
   AuditRecord r = Sample();

@@ -18,23 +18,83 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// ASCII case folding with '_' read as '-', as a table: this runs over every
+// byte of every client header name (libc's locale-aware tolower is a call per
+// byte).
+constexpr std::array<char, 256> kFoldName = [] {
+  std::array<char, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = static_cast<char>(c);
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = static_cast<char>(c - 'A' + 'a');
+  table['_'] = '-';
+  return table;
+}();
+
 // `name` equals (or, with prefix, starts with) `lower`, ignoring case and
-// reading '_' as '-'.
+// reading '_' as '-'. `lower` is lowercase with '-', never '_'.
 bool HeaderNameEquivalent(std::string_view name, std::string_view lower, bool prefix) {
   if (prefix ? name.size() < lower.size() : name.size() != lower.size()) return false;
   for (size_t i = 0; i < lower.size(); ++i) {
-    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
-    if (c == '_') c = '-';
-    if (c != lower[i]) return false;
+    if (kFoldName[static_cast<unsigned char>(name[i])] != lower[i]) return false;
   }
   return true;
+}
+
+// A set of lowercase header names with a cheap pre-filter: most client
+// headers (Host, User-Agent, Accept...) are rejected by their length alone,
+// then by their first byte, before any full comparison. No allocation.
+class NameSet {
+ public:
+  void Add(std::string_view lower) {
+    if (lower.empty() || count_ == names_.size()) return;
+    names_[count_++] = lower;
+    if (lower.size() < 64)
+      lengths_ |= uint64_t{1} << lower.size();
+    else
+      long_names_ = true;
+  }
+  bool Contains(std::string_view name) const {
+    if (name.size() < 64 ? (lengths_ >> name.size() & 1) == 0 : !long_names_) return false;
+    const char first = kFoldName[static_cast<unsigned char>(name[0])];
+    for (size_t i = 0; i < count_; ++i) {
+      if (names_[i][0] == first && HeaderNameEquivalent(name, names_[i], /*prefix=*/false)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  std::array<std::string_view, 16> names_{};
+  size_t count_ = 0;
+  uint64_t lengths_ = 0;
+  bool long_names_ = false;
+};
+
+// Removes every field named in `names` (every casing, every copy).
+void EraseNamed(RequestHead& request, const NameSet& names) {
+  for (auto it = request.begin(); it != request.end();) {
+    it = names.Contains(AsStd(it->name_string())) ? request.erase(it) : std::next(it);
+  }
+}
+
+// Inserts a field the caller has just made sure is absent. Beast's set()
+// would search for copies to remove first, and its name-only forms look the
+// name up in its table of known fields on every call.
+void InsertFresh(RequestHead& request, http::field field, std::string_view name,
+                 std::string_view value) {
+  request.insert(field, AsBeast(name), AsBeast(value));
 }
 
 }  // namespace
 
 IdentityHeaderNames IdentityHeaderNames::From(const policy::IdentityHeadersSpec& spec) {
-  return IdentityHeaderNames{Lower(spec.user), Lower(spec.email), Lower(spec.groups),
-                             Lower(spec.assertion), spec.forward_token};
+  IdentityHeaderNames names{Lower(spec.user), Lower(spec.email), Lower(spec.groups),
+                            Lower(spec.assertion), spec.forward_token};
+  names.user_field = http::string_to_field(AsBeast(names.user));
+  names.email_field = http::string_to_field(AsBeast(names.email));
+  names.groups_field = http::string_to_field(AsBeast(names.groups));
+  names.assertion_field = http::string_to_field(AsBeast(names.assertion));
+  return names;
 }
 
 void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) {
@@ -42,27 +102,34 @@ void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) 
   static const IdentityHeaderNames kDefaultNames = IdentityHeaderNames::From(kDefaults);
   // Every name a client must never set, lowercase. The defaults go too, so a
   // policy that renames its headers cannot leave the old names spoofable.
-  const std::array<std::string_view, 14> protected_names = {
-      names.user,         names.email,         names.groups,         names.assertion,
-      kDefaultNames.user, kDefaultNames.email, kDefaultNames.groups, kDefaultNames.assertion,
-      "x-forwarded-for",  "x-forwarded-proto", "x-forwarded-host",   "x-real-ip",
-      "forwarded",        "x-request-id"};
+  NameSet spoofable;
+  for (std::string_view n :
+       {std::string_view(names.user), std::string_view(names.email), std::string_view(names.groups),
+        std::string_view(names.assertion), std::string_view(kDefaultNames.user),
+        std::string_view(kDefaultNames.email), std::string_view(kDefaultNames.groups),
+        std::string_view(kDefaultNames.assertion)}) {
+    spoofable.Add(n);
+  }
+  for (std::string_view n : {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                             "x-real-ip", "forwarded", "x-request-id"}) {
+    spoofable.Add(n);
+  }
+  // The caller's credential stays at the gate unless the policy opts in.
+  if (!names.forward_token) spoofable.Add("authorization");
   // Security: one pass over what the client sent, comparing names case-
   // insensitively and with '_' read as '-': CGI-style upstreams (WSGI, Rack,
   // PHP) turn both X-Forwarded-User and X_Forwarded_User into
-  // HTTP_X_FORWARDED_USER, so the underscore spelling is the same header to them.
+  // HTTP_X_FORWARDED_USER, so the underscore spelling is the same header to
+  // them. The length filter in NameSet only skips names that cannot be equal.
+  bool cookies = false;
   for (auto it = request.begin(); it != request.end();) {
     const std::string_view name = AsStd(it->name_string());
-    bool spoofable = HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true);
-    for (std::string_view p : protected_names) {
-      spoofable = spoofable || (!p.empty() && HeaderNameEquivalent(name, p, /*prefix=*/false));
-    }
-    // The caller's credential stays at the gate unless the policy opts in.
-    spoofable =
-        spoofable || (!names.forward_token && HeaderNameEquivalent(name, "authorization", false));
-    it = spoofable ? request.erase(it) : std::next(it);
+    const bool drop =
+        HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true) || spoofable.Contains(name);
+    cookies = cookies || (!drop && it->name() == http::field::cookie);
+    it = drop ? request.erase(it) : std::next(it);
   }
-  StripGatehouseCookies(request);
+  if (cookies) StripGatehouseCookies(request);
 }
 
 void StripGatehouseCookies(RequestHead& request) {
@@ -101,12 +168,25 @@ void StripGatehouseCookies(RequestHead& request) {
 
 void SetForwardingHeaders(RequestHead& request, const ClientInfo& client,
                           std::string_view request_id) {
-  // Read Host before anything else changes the header set.
-  const std::string host(request[http::field::host]);
-  request.set("X-Forwarded-For", client.address_text);
-  request.set("X-Forwarded-Proto", client.tls ? "https" : "http");
-  if (!host.empty() && IsSafeHeaderValue(host)) request.set("X-Forwarded-Host", host);
-  request.set("X-Request-Id", AsBeast(request_id));
+  // Fresh values only: any copy already there (whatever its casing) goes first.
+  NameSet forwarding;
+  for (std::string_view n :
+       {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}) {
+    forwarding.Add(n);
+  }
+  EraseNamed(request, forwarding);
+  AddForwardingHeaders(request, client, request_id);
+}
+
+void AddForwardingHeaders(RequestHead& request, const ClientInfo& client,
+                          std::string_view request_id) {
+  const std::string_view host = AsStd(request[http::field::host]);
+  request.insert(http::field::unknown, "X-Forwarded-For", AsBeast(client.address_text));
+  request.insert(http::field::unknown, "X-Forwarded-Proto", client.tls ? "https" : "http");
+  if (!host.empty() && IsSafeHeaderValue(host)) {
+    request.insert(http::field::unknown, "X-Forwarded-Host", AsBeast(host));
+  }
+  request.insert(http::field::unknown, "X-Request-Id", AsBeast(request_id));
 }
 
 bool IsSafeHeaderValue(std::string_view value) {
@@ -117,28 +197,49 @@ bool IsSafeHeaderValue(std::string_view value) {
   return true;
 }
 
-std::string JoinSafeGroups(const std::vector<std::string>& groups) {
-  std::string out;
+void AppendSafeGroups(std::string& out, const std::vector<std::string>& groups) {
+  const size_t start = out.size();
   for (const std::string& g : groups) {
     // A comma inside a name would read as two groups upstream: leave it out.
     if (g.empty() || !IsSafeHeaderValue(g) || g.find(',') != std::string::npos) continue;
-    if (!out.empty()) out.push_back(',');
+    if (out.size() != start) out.push_back(',');
     out += g;
   }
+}
+
+std::string JoinSafeGroups(const std::vector<std::string>& groups) {
+  std::string out;
+  AppendSafeGroups(out, groups);
   return out;
 }
 
 void SetIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
                         const auth::Identity& identity, std::string_view assertion) {
+  // Set, not added: whatever copy is there (whatever its casing) goes first.
+  NameSet identity_names;
+  for (const std::string* n : {&names.user, &names.email, &names.groups, &names.assertion}) {
+    identity_names.Add(*n);
+  }
+  EraseNamed(request, identity_names);
+  AddIdentityHeaders(request, names, identity, assertion);
+}
+
+void AddIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
+                        const auth::Identity& identity, std::string_view assertion) {
   if (!identity.user.empty() && IsSafeHeaderValue(identity.user)) {
-    request.set(names.user, identity.user);
+    InsertFresh(request, names.user_field, names.user, identity.user);
   }
   if (!identity.email.empty() && IsSafeHeaderValue(identity.email)) {
-    request.set(names.email, identity.email);
+    InsertFresh(request, names.email_field, names.email, identity.email);
   }
-  const std::string groups = JoinSafeGroups(identity.groups);
-  if (!groups.empty()) request.set(names.groups, groups);
-  if (!assertion.empty()) request.set(names.assertion, AsBeast(assertion));
+  // Joined into a per-thread buffer: Beast copies the value, the buffer stays.
+  thread_local std::string groups;
+  groups.clear();
+  AppendSafeGroups(groups, identity.groups);
+  if (!groups.empty()) InsertFresh(request, names.groups_field, names.groups, groups);
+  if (!assertion.empty()) {
+    InsertFresh(request, names.assertion_field, names.assertion, assertion);
+  }
 }
 
 }  // namespace gatehouse::server

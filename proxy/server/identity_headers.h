@@ -4,8 +4,9 @@
 //
 //   IdentityHeaderNames names = IdentityHeaderNames::From(policy.spec.identity_headers);
 //   StripClientHeaders(request, names);                       // every casing, every copy
-//   SetForwardingHeaders(request, client, request_id);        // X-Forwarded-*, X-Request-Id
-//   SetIdentityHeaders(request, names, identity, assertion);  // user/email/groups/assertion
+//   AddForwardingHeaders(request, client, request_id);        // X-Forwarded-*, X-Request-Id
+//   AddIdentityHeaders(request, names, identity, assertion);  // user/email/groups/assertion
+// (Set*Headers instead of Add*Headers when the request was not just stripped.)
 //
 // Stripped (Beast compares field names case-insensitively and erase() removes
 // every copy): the policy's four identity header names AND the four default
@@ -45,6 +46,12 @@ struct IdentityHeaderNames {
   std::string groups;
   std::string assertion;
   bool forward_token = false;
+  // Beast's enum for each name (http::field::unknown for most), resolved once
+  // by From() instead of per request; From() is the way to build this.
+  http::field user_field = http::field::unknown;
+  http::field email_field = http::field::unknown;
+  http::field groups_field = http::field::unknown;
+  http::field assertion_field = http::field::unknown;
 
   static IdentityHeaderNames From(const policy::IdentityHeadersSpec& spec);
 };
@@ -56,12 +63,22 @@ void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names);
 // Cookie headers (called by StripClientHeaders).
 void StripGatehouseCookies(RequestHead& request);
 
-// Sets X-Forwarded-For/-Proto/-Host and X-Request-Id (after stripping).
+// Sets X-Forwarded-For/-Proto/-Host and X-Request-Id (replacing any copy).
 void SetForwardingHeaders(RequestHead& request, const ClientInfo& client,
                           std::string_view request_id);
 
-// Sets user/email/groups (safe values only) and, when non-empty, the assertion.
+// Sets user/email/groups (safe values only) and, when non-empty, the assertion
+// (replacing any copy).
 void SetIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
+                        const auth::Identity& identity, std::string_view assertion);
+
+// The same two without looking for copies to replace, for the gate's request
+// path: ONLY right after StripClientHeaders(request, names), which has
+// removed every name they add (any other use could leave a client's copy
+// next to the gate's value).
+void AddForwardingHeaders(RequestHead& request, const ClientInfo& client,
+                          std::string_view request_id);
+void AddIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
                         const auth::Identity& identity, std::string_view assertion);
 
 // True when every byte is visible ASCII or space (safe as a header value).
@@ -69,5 +86,7 @@ bool IsSafeHeaderValue(std::string_view value);
 
 // The groups that are safe in a comma-joined header, joined with ",".
 std::string JoinSafeGroups(const std::vector<std::string>& groups);
+// The same, appended to `out` (no allocation when `out` has room).
+void AppendSafeGroups(std::string& out, const std::vector<std::string>& groups);
 
 }  // namespace gatehouse::server

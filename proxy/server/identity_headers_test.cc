@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -116,8 +117,54 @@ TEST(IdentityHeadersTest, StripsEveryCasingAndRepetition) {
        {"X_Forwarded_User", "x_auth_email", "X-Auth_Groups", "X_GATEHOUSE_ASSERTION",
         "x_gatehouse_anything", "X_Forwarded_For", "X_Request_Id"},
        {"X_Custom_Header"}},
+      {"near misses: same length or first byte as a protected name, but another name",
+       {},
+       {{"X-Forwarded-Fox", "kept"},   // the length of x-forwarded-for
+        {"Y-Forwarded-For", "kept"},   // the length, another first byte
+        {"X-Forwarded-Forx", "kept"},  // one byte longer
+        {"X-Forwarded-Fo", "kept"},    // one byte shorter
+        {"Authorizatio", "kept"},
+        {"Forwarded-", "kept"},
+        {"X-Forwarded-For", "spoof1"},  // between the near misses: still removed
+        {"Authorization", "Bearer spoof2"},
+        {"X-Real-IP ", "kept"}},
+       {"X-Forwarded-For", "Authorization"},
+       {"X-Forwarded-Fox", "Y-Forwarded-For", "X-Forwarded-Forx", "X-Forwarded-Fo", "Authorizatio",
+        "Forwarded-"}},
+      {"a name longer than 63 bytes that starts like a protected one",
+       {},
+       {{"X-Forwarded-User-" + std::string(60, 'a'), "kept"}, {"X-Forwarded-User", "spoof1"}},
+       {"X-Forwarded-User"},
+       {"X-Forwarded-User-" + std::string(60, 'a')}},
   };
   for (const StripCase& c : cases) CheckStrip(c);
+}
+
+TEST(IdentityHeadersTest, IdentityHeadersReplaceEveryCopyInAnyCasing) {
+  // SetIdentityHeaders sets, never adds: a copy left in any casing or
+  // spelling next to the gate's value would be a second, unvouched value.
+  RequestHead head = HeadWith({{"x-forwarded-user", "spoof1"},
+                               {"X-FORWARDED-EMAIL", "spoof2"},
+                               {"X_Forwarded_Groups", "spoof3"},
+                               {"X-Gatehouse-Assertion", "spoof4"},
+                               {"X-Forwarded-User", "spoof5"}});
+  const auth::Identity identity{.user = "alice", .email = "a@example.com", .groups = {"g1", "g2"}};
+  SetIdentityHeaders(head, IdentityHeaderNames::From({}), identity, "signed");
+  EXPECT_EQ(head.count("X-Forwarded-User"), 1u);
+  EXPECT_EQ(AsStd(head["X-Forwarded-User"]), "alice");
+  EXPECT_EQ(AsStd(head["X-Forwarded-Email"]), "a@example.com");
+  EXPECT_EQ(AsStd(head["X-Forwarded-Groups"]), "g1,g2");
+  EXPECT_EQ(AsStd(head["X-Gatehouse-Assertion"]), "signed");
+  for (const auto& field : head) {
+    EXPECT_EQ(AsStd(field.value()).find("spoof"), std::string_view::npos)
+        << AsStd(field.name_string());
+  }
+  // The groups buffer is reused between calls: a shorter list leaves nothing behind.
+  const auth::Identity one_group{.user = "bob", .groups = {"x"}};
+  SetIdentityHeaders(head, IdentityHeaderNames::From({}), one_group, "");
+  EXPECT_EQ(AsStd(head["X-Forwarded-Groups"]), "x");
+  EXPECT_EQ(head.count("X-Forwarded-Email"), 0u);
+  EXPECT_EQ(head.count("X-Gatehouse-Assertion"), 0u);
 }
 
 TEST(IdentityHeadersTest, ForwardTokenKeepsAuthorization) {
@@ -144,6 +191,15 @@ TEST(IdentityHeadersTest, ForwardingHeadersAreFresh) {
   SetForwardingHeaders(head, client, "def");
   EXPECT_EQ(AsStd(head["X-Forwarded-Proto"]), "http");
   EXPECT_EQ(head.count("X-Request-Id"), 1u);
+  // Client copies in other casings are replaced too, never kept beside ours.
+  head.insert("x-forwarded-for", "6.6.6.6");
+  head.insert("X_FORWARDED_HOST", "evil.example");
+  SetForwardingHeaders(head, client, "ghi");
+  EXPECT_EQ(head.count("X-Forwarded-For"), 1u);
+  EXPECT_EQ(AsStd(head["X-Forwarded-For"]), "10.1.2.3");
+  for (const auto& field : head) {
+    EXPECT_EQ(AsStd(field.value()).find("evil"), std::string_view::npos);
+  }
 }
 
 struct ValueCase {
@@ -212,6 +268,43 @@ TEST(StripGatehouseCookies, SessionAndLoginCookiesNeverReachTheUpstream) {
       if (f.name() == http::field::cookie) left.emplace_back(f.value());
     }
     EXPECT_EQ(left, r.expected);
+  }
+}
+
+TEST(IdentityHeadersTest, StripThenAddLeavesExactlyOneGateValuePerName) {
+  // The gate's path: strip, then add without looking for copies. Every name
+  // added must have been stripped, whatever casing or spelling the client used.
+  const std::vector<policy::IdentityHeadersSpec> specs = {{}, Renamed()};
+  for (const policy::IdentityHeadersSpec& spec : specs) {
+    SCOPED_TRACE(spec.user);
+    const IdentityHeaderNames names = IdentityHeaderNames::From(spec);
+    std::vector<Sent> sent;
+    for (const std::string& name :
+         {names.user, names.email, names.groups, names.assertion, std::string("X-Forwarded-For"),
+          std::string("x-forwarded-proto"), std::string("X_FORWARDED_HOST"),
+          std::string("X-REQUEST-ID")}) {
+      sent.push_back({name, "spoof"});
+      std::string upper = name;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      sent.push_back({upper, "spoof"});
+    }
+    RequestHead head = HeadWith(sent);
+    ClientInfo client;
+    client.address_text = "10.0.0.9";
+    StripClientHeaders(head, names);
+    AddForwardingHeaders(head, client, "rid");
+    const auth::Identity identity{.user = "alice", .email = "a@example.com", .groups = {"g"}};
+    AddIdentityHeaders(head, names, identity, "signed");
+    for (const std::string& name :
+         {names.user, names.email, names.groups, names.assertion, std::string("X-Forwarded-For"),
+          std::string("X-Forwarded-Proto"), std::string("X-Forwarded-Host"),
+          std::string("X-Request-Id")}) {
+      EXPECT_EQ(head.count(AsBeast(name)), 1u) << name;
+    }
+    for (const auto& field : head) {
+      EXPECT_EQ(AsStd(field.value()).find("spoof"), std::string_view::npos)
+          << AsStd(field.name_string());
+    }
   }
 }
 

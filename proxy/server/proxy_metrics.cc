@@ -137,7 +137,8 @@ ProxyMetrics::ProxyMetrics() : registry_(std::make_shared<prometheus::Registry>(
                        .Name(n::kRateLimited)
                        .Help("Requests refused by the rate limiter, by policy.")
                        .Register(*registry_);
-  unrouted_ = std::make_unique<PolicyMetrics>(*this, "", std::vector<std::string>{});
+  unrouted_ = std::make_unique<PolicyMetrics>(
+      *this, "", std::vector<std::string>{std::string(kFleetJwksRule)});
 }
 
 std::unique_ptr<PolicyMetrics> ProxyMetrics::ForPolicy(std::string policy_key,

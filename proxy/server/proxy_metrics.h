@@ -45,6 +45,10 @@ inline constexpr char kJwksFetches[] = "gatehouse_jwks_fetches_total";
 inline constexpr char kRateLimited[] = "gatehouse_rate_limited_total";
 }  // namespace metric_names
 
+// The rule label of the one decision the gate makes without a policy: the
+// fleet JWKS answered on every fronted host (policy="", reason="allowed").
+inline constexpr std::string_view kFleetJwksRule = "gatehouse_jwks";
+
 class ProxyMetrics;
 
 class PolicyMetrics {
@@ -86,6 +90,8 @@ class ProxyMetrics {
   std::unique_ptr<PolicyMetrics> ForPolicy(std::string policy_key,
                                            std::vector<std::string> rule_names);
   // For decisions with no policy (no_route, bad_request).
+  // Decisions made before or without a policy (bad_request, no_route, the
+  // fleet JWKS): policy="", rule "" or kFleetJwksRule.
   PolicyMetrics& Unrouted() { return *unrouted_; }
 
   void ConfigApplied(bool ok, int64_t version);

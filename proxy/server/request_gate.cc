@@ -14,7 +14,6 @@ namespace {
 constexpr size_t kMaxAuditPathBytes = 2048;
 constexpr std::string_view kNoConfigReason = "no_config";
 constexpr std::string_view kKeysUnavailableReason = "keys_unavailable";
-constexpr std::string_view kFleetJwksRule = "gatehouse_jwks";
 
 auth::TokenCache& ThreadTokenCache() {
   thread_local auth::TokenCache cache;
@@ -145,6 +144,8 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
       request.method() == http::verb::get || request.method() == http::verb::head;
   if (read_method && path->path == kFleetJwksPath) {
     // Public keys only, on every host, so upstreams can verify assertions.
+    // Counted like every decision (PRODUCT.md section 6), under policy "".
+    ctx->counted = true;
     ctx->decision = policy::MakeDecision(policy::DecisionReason::kAllowed, nullptr, kFleetJwksRule);
     ctx->reason = ctx->decision.ReasonLabel();
     GateVerdict verdict;
@@ -359,13 +360,13 @@ void RequestGate::Forward(RequestHead& request, const ClientInfo& client,
   // Security: strip first (every casing, every copy; public routes too), then
   // set only values the gate produced.
   StripClientHeaders(request, runtime.headers);
-  SetForwardingHeaders(request, client, ctx->request_id);
+  AddForwardingHeaders(request, client, ctx->request_id);
   if (ctx->identity != nullptr) {
     std::string assertion;
     StatusOr<std::string> signed_assertion = ThreadAssertionCache().Get(
         deps_.signer, ctx->identity, runtime.policy->key, ctx->host, deps_.time.NowSeconds());
     if (signed_assertion.ok()) assertion = std::move(*signed_assertion);
-    SetIdentityHeaders(request, runtime.headers, *ctx->identity, assertion);
+    AddIdentityHeaders(request, runtime.headers, *ctx->identity, assertion);
   }
   GateVerdict verdict;
   verdict.upstream = runtime.upstream;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "proxy/auth/base64url.h"
@@ -433,6 +435,27 @@ TEST(RequestGateTest, FleetJwksOnEveryHost) {
   }
 }
 
+TEST(RequestGateTest, FleetJwksAnswersAreCountedAndAudited) {
+  // PRODUCT.md section 6: every decision is counted, the fleet JWKS included
+  // (under policy "", rule gatehouse_jwks), exactly once per answer.
+  GateHarness h;
+  for (const char* host : {"app.example.com", "unknown.example"}) {
+    RequestHead head = GateHarness::Head("GET", host, std::string(kFleetJwksPath));
+    GateResult r = h.Run(head);
+    ASSERT_TRUE(r.verdict.local_response);
+    EXPECT_EQ(r.audit["decision"], "allow");
+    EXPECT_EQ(r.audit["reason"], "allowed");
+    EXPECT_EQ(r.audit["rule"], "gatehouse_jwks");
+    EXPECT_EQ(r.audit["policy"], "");
+  }
+  const std::string text = h.metrics().Exposition();
+  EXPECT_NE(
+      text.find(
+          R"(gatehouse_decisions_total{decision="allow",policy="",reason="allowed",rule="gatehouse_jwks"} 2)"),
+      std::string::npos)
+      << text;
+}
+
 TEST(RequestGateTest, NoConfigAnswers503) {
   GateHarness h(/*load_config=*/false);
   RequestHead head = GateHarness::Head("GET", "app.example.com", "/health");
@@ -547,6 +570,8 @@ TEST(RequestGateTest, ExtractBearer) {
       {"comma-joined", {"Bearer a, Bearer b"}, CredentialKind::kInvalid, ""},
       {"two headers", {"Bearer a", "Bearer a"}, CredentialKind::kInvalid, ""},
       {"basic", {"Basic YQ=="}, CredentialKind::kInvalid, ""},
+      {"bearer in lowercase", {"bearer abc"}, CredentialKind::kBearer, "abc"},
+      {"scheme with a non-ASCII byte", {"Be\xc3\xa4rer abc"}, CredentialKind::kInvalid, ""},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.scenario);
@@ -555,6 +580,68 @@ TEST(RequestGateTest, ExtractBearer) {
     BearerCredential got = ExtractBearer(head);
     EXPECT_EQ(got.kind, c.kind);
     EXPECT_EQ(got.token, c.token);
+  }
+}
+
+TEST(RequestGateTest, ExtractBearerFindsABadByteAnywhereInALongToken) {
+  // The scan takes 16 bytes per step: a byte outside token68 must be caught
+  // at every offset of a block and in the tail, and '=' only at the end.
+  const std::string good =
+      "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXN0dWZm-_~+/0123456789";
+  const std::vector<std::string> bad_bytes = {" ",
+                                              "\t",
+                                              std::string(1, '\0'),
+                                              "\x7f",
+                                              "\x80",
+                                              "\xff",
+                                              ",",
+                                              "\"",
+                                              "=",
+                                              ";",
+                                              "\r\n",
+                                              "@",
+                                              "[",
+                                              "`",
+                                              "{",
+                                              ":",
+                                              std::string("/\0", 2)};
+  for (size_t at = 0; at < good.size(); ++at) {
+    for (const std::string& bad : bad_bytes) {
+      std::string token = good;
+      token.replace(at, 1, bad);
+      SCOPED_TRACE("offset " + std::to_string(at) + ", byte " + std::to_string(bad[0] & 0xff));
+      RequestHead head = GateHarness::Head("GET", "h", "/");
+      head.insert(http::field::authorization, AsBeast("Bearer " + token));
+      const BearerCredential got = ExtractBearer(head);
+      // Beast trims the value's trailing whitespace; a space at the very end
+      // is therefore gone before the scan, as for any header value.
+      // A last '=' is token68 padding; spaces after the scheme are skipped.
+      const bool last = at + 1 == good.size();
+      const bool still_valid =
+          (last && (bad == " " || bad == "\t" || bad == "=")) || (at == 0 && bad == " ");
+      EXPECT_EQ(got.kind, still_valid ? CredentialKind::kBearer : CredentialKind::kInvalid);
+    }
+  }
+  RequestHead head = GateHarness::Head("GET", "h", "/");
+  head.insert(http::field::authorization, AsBeast("Bearer " + good + "=="));
+  EXPECT_EQ(ExtractBearer(head).kind, CredentialKind::kBearer);
+  EXPECT_EQ(ExtractBearer(head).token, good + "==");
+}
+
+TEST(RequestGateTest, RequestIdsAre32HexDigitsAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string id = NewRequestId();
+    ASSERT_EQ(id.size(), 32u);
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+    EXPECT_TRUE(seen.insert(id).second) << "repeated id " << id;
+  }
+  // Every hex digit shows up in every position over 10,000 ids (a stuck
+  // nibble would be a broken formatter, not bad luck).
+  for (size_t pos = 0; pos < 32; ++pos) {
+    std::set<char> digits;
+    for (const std::string& id : seen) digits.insert(id[pos]);
+    EXPECT_EQ(digits.size(), 16u) << pos;
   }
 }
 
