@@ -10,7 +10,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake ninja-build g++ pkg-config ca-certificates \
-      libssl-dev libcpprest-dev libyaml-cpp-dev prometheus-cpp-dev libspdlog-dev libgtest-dev \
+      libssl-dev libcpprest-dev libyaml-cpp-dev libyaml-dev prometheus-cpp-dev libspdlog-dev libgtest-dev \
       libgmock-dev libboost-dev libboost-system-dev nlohmann-json3-dev binutils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
