@@ -1,5 +1,7 @@
 #include "proxy/server/http_session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -22,6 +24,8 @@ using boost::system::error_code;
 constexpr std::size_t kReadChunk = 8 * 1024;
 constexpr std::size_t kIdleReadBytes = 2 * 1024;  // first read of a request: most heads fit
 constexpr std::chrono::milliseconds kLingerLimit{1000};
+constexpr std::size_t kPooledReadBufferBytes = 16 * 1024;
+constexpr std::size_t kMaxSpareReadBuffers = 256;
 
 std::chrono::microseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
@@ -63,6 +67,23 @@ void LoopContext::CloseIdleSessions() {
   for (HttpSession* s = sessions; s; s = s->next()) {
     if (s->idle()) s->Close();
   }
+}
+
+void LoopContext::ReleaseReadBuffer(beast::flat_buffer& buffer) {
+  // Only an empty buffer of ordinary size is kept; one grown for a large head
+  // or a streamed body gives its memory back.
+  if (buffer.size() == 0 && buffer.capacity() <= kPooledReadBufferBytes &&
+      spare_read_buffers.size() < kMaxSpareReadBuffers) {
+    spare_read_buffers.push_back(std::move(buffer));
+  }
+  buffer.clear();
+  buffer.shrink_to_fit();
+}
+
+void LoopContext::TakeReadBuffer(beast::flat_buffer& buffer) {
+  if (spare_read_buffers.empty() || buffer.capacity() > 0) return;
+  buffer = std::move(spare_read_buffers.back());
+  spare_read_buffers.pop_back();
 }
 
 void LoopContext::CloseAllSessions() {
@@ -111,11 +132,13 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   // A draining server takes no new request on a kept-alive connection.
   if (loop_.draining) co_return false;
   // An idle keep-alive connection keeps as little as it can: the last
-  // request's parser (its header fields) goes, and so does the read buffer:
-  // the wait reads one byte into the session itself, so that 10,000 idle
-  // clients cost little more than their sockets and coroutine frames.
+  // request's parser (its header fields) goes, and the read buffer goes back
+  // to the loop's spares (the next request on any connection takes it: no
+  // allocation per request): the wait reads one byte into the session
+  // itself, so that 10,000 idle clients cost little more than their sockets
+  // and coroutine frames.
   parser_.reset();
-  buffer_.shrink_to_fit();
+  loop_.ReleaseReadBuffer(buffer_);
   idle_ = true;
   stream_.tcp().expires_after(loop_.options.idle_timeout);
   error_code ec;
@@ -124,10 +147,24 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
       asio::mutable_buffer(&first, 1), asio::redirect_error(asio::use_awaitable, ec));
   idle_ = false;
   if (ec || n != 1) co_return false;
+  loop_.TakeReadBuffer(buffer_);
   // The head's bytes then go to a real buffer. What else has already arrived
   // (the rest of the head, a body prefix) is read at once, up to kReadChunk,
   // exactly as one large read would have: the checks before the gate then see
   // the same bytes whatever the idle read size.
+  if (!stream_.is_tls()) {
+    // Plain TCP: one non-blocking read takes what is there (usually the whole
+    // head) without a second wait, a second suspension or an ioctl.
+    const auto room = buffer_.prepare(kReadChunk + 1);
+    auto* bytes = static_cast<char*>(room.data());
+    bytes[0] = first;
+    const ssize_t more =
+        ::recv(stream_.tcp().socket().native_handle(), bytes + 1, kReadChunk, MSG_DONTWAIT);
+    buffer_.commit(1 + (more > 0 ? static_cast<std::size_t>(more) : 0));
+    // EAGAIN: the rest is still on its way (ReadHead waits for it); EOF or
+    // an error surfaces there too, on the next read.
+    co_return true;
+  }
   auto room = buffer_.prepare(kIdleReadBytes);
   static_cast<char*>(room.data())[0] = first;
   buffer_.commit(1);

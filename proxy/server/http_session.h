@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "proxy/server/gate.h"
 #include "proxy/server/net_options.h"
@@ -48,18 +49,25 @@ struct LoopContext {
         listener_tls(listener_tls),
         pool(upstream_tls, options),
         chunks(options.body_chunk_bytes),
-        resources{pool, chunks, options, draining} {}
+        resources{pool, chunks, texts, options, draining} {}
 
   void CloseIdleSessions();  // keep-alive connections with no request in flight
   void CloseAllSessions();
+
+  // Read buffers of this loop's sessions: an idle connection holds none; the
+  // next request takes a spare one (no allocation per request).
+  void ReleaseReadBuffer(boost::beast::flat_buffer& buffer);
+  void TakeReadBuffer(boost::beast::flat_buffer& buffer);
 
   Gate& gate;
   const NetOptions& options;
   ssl::context* listener_tls;
   UpstreamPool pool;
   BodyChunkPool chunks;
+  TextBufferPool texts;
   ExchangeResources resources;
-  bool draining = false;              // set on the loop's thread
+  bool draining = false;  // set on the loop's thread
+  std::vector<boost::beast::flat_buffer> spare_read_buffers;
   HttpSession* sessions = nullptr;    // intrusive list of live sessions
   std::atomic<int> live_sessions{0};  // read by Drain() from another thread
 };

@@ -3,6 +3,7 @@
 # Beast/Asio templates live in few translation units to keep builds short.
 add_library(gatehouse_net STATIC
   ${CMAKE_CURRENT_LIST_DIR}/admin_server.cc
+  ${CMAKE_CURRENT_LIST_DIR}/head_writer.cc
   ${CMAKE_CURRENT_LIST_DIR}/http_session.cc
   ${CMAKE_CURRENT_LIST_DIR}/proxy_server.cc
   ${CMAKE_CURRENT_LIST_DIR}/request_framing.cc
@@ -23,6 +24,8 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   target_compile_options(gatehouse_net PRIVATE -fno-sanitize=function)
 endif()
 
+gatehouse_test(head_writer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/head_writer_test.cc
+  LIBS gatehouse_net)
 gatehouse_test(request_framing_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_framing_test.cc
   LIBS gatehouse_net)
 foreach(concept forwarding framing failure)

@@ -98,6 +98,64 @@ TEST_F(ProxyServerTest, HeadAndExpectContinue) {
   EXPECT_EQ(response.body(), "5");
 }
 
+// 103 Early Hints reaches an HTTP/1.1 client (hop-by-hop fields stripped),
+// the upstream's 100 Continue does not (the proxy answers Expect itself), and
+// an HTTP/1.0 client, which cannot parse 1xx, gets the final answer only.
+TEST_F(ProxyServerTest, RelaysEarlyHintsButNotUpstreamContinue) {
+  StartProxy();
+  Client client(proxy_->port());
+  client.Send(Get("/hints"));
+  auto hints = client.Read();
+  EXPECT_EQ(hints.result_int(), 103);
+  EXPECT_EQ(hints[http::field::link], "</style.css>; rel=preload");
+  EXPECT_EQ(hints.count("X-Hop"), 0u);
+  EXPECT_EQ(hints.count(http::field::connection), 0u);
+  auto final_answer = client.Read();
+  EXPECT_EQ(final_answer.result(), http::status::ok);
+  EXPECT_NE(final_answer.body().find("target /hints\n"), std::string::npos);
+  // The connection stays in step: the next answer is the next request's.
+  auto next = client.RoundTrip(Get("/echo"));
+  EXPECT_NE(next.body().find("target /echo\n"), std::string::npos);
+
+  Client old_client(proxy_->port());
+  old_client.Send("GET /hints HTTP/1.0\r\nHost: a\r\n\r\n");
+  auto only = old_client.Read();
+  EXPECT_EQ(only.result(), http::status::ok);
+  EXPECT_EQ(only.version(), 11);
+  EXPECT_NE(only.body().find("target /hints\n"), std::string::npos);
+}
+
+// A field value with CR LF, set after the framing checks (by the gate, from a
+// claim), is never written upstream: the request is refused and the upstream
+// sees no request at all.
+TEST_F(ProxyServerTest, InjectedFieldFromGateNeverReachesUpstream) {
+  StartProxy();
+  Client client(proxy_->port());
+  auto response = client.RoundTrip(Get("/inject"));
+  EXPECT_EQ(response.result(), http::status::bad_request);
+  auto outcomes = gate_->WaitForOutcomes(1);
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].status, 400);
+  EXPECT_EQ(upstream_.requests, 0);
+  Client next(proxy_->port());
+  auto echo = next.RoundTrip(Get("/echo"));
+  EXPECT_EQ(echo.body().find("admins"), std::string::npos);
+  EXPECT_EQ(upstream_.requests, 1);
+}
+
+// An HTTP/1.0 client cannot read chunked framing: a body of unknown length
+// reaches it close-delimited, never chunked.
+TEST_F(ProxyServerTest, ChunkedUpstreamBodyReachesHttp10ClientCloseDelimited) {
+  StartProxy();
+  Client client(proxy_->port());
+  client.Send("GET /bigchunked?n=100000 HTTP/1.0\r\nHost: a\r\n\r\n");
+  auto response = client.Read();
+  EXPECT_EQ(response.result(), http::status::ok);
+  EXPECT_EQ(response.count(http::field::transfer_encoding), 0u);
+  EXPECT_EQ(response.body().size(), 100000u);
+  EXPECT_TRUE(client.ClosedByPeer());
+}
+
 TEST_F(ProxyServerTest, BodiesStreamWithFlatMemory) {
   StartProxy();
   constexpr uint64_t kBytes = 256ull * 1024 * 1024;

@@ -47,7 +47,8 @@ using namespace std::string_literals;
 // (N bytes, Content-Length), /bigchunked?n=N, /upload (counts body bytes),
 // /hang (never answers; records when the proxy closes), /slow (answers after
 // 400 ms), /close (closes at once), /garbage, /close-after (answers, then
-// closes the kept-alive connection), /ws (WebSocket echo).
+// closes the kept-alive connection), /ws (WebSocket echo), /hints (103 Early
+// Hints and a 100 Continue before the /echo answer).
 class TestUpstream {
  public:
   TestUpstream() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
@@ -70,6 +71,7 @@ class TestUpstream {
   std::atomic<bool> hang_seen{false};
   std::atomic<bool> hang_closed{false};
   std::atomic<uint64_t> uploaded{0};
+  std::atomic<int> requests{0};  // request heads received
 
  private:
   void AcceptLoop() {
@@ -99,6 +101,7 @@ class TestUpstream {
       parser.body_limit(std::numeric_limits<uint64_t>::max());
       http::read_header(socket, buffer, parser, ec);
       if (ec) return;
+      ++requests;
       std::vector<char> chunk(64 * 1024);
       uint64_t body_bytes = 0;
       while (!parser.is_done()) {
@@ -125,6 +128,17 @@ class TestUpstream {
         return;
       }
       if (target.rfind("/slow", 0) == 0) std::this_thread::sleep_for(400ms);
+      if (target.rfind("/hints", 0) == 0) {
+        // Interim answers before the final one: an Early Hints with a
+        // hop-by-hop field, and an unsolicited 100 Continue.
+        asio::write(socket,
+                    asio::buffer(std::string("HTTP/1.1 103 Early Hints\r\n"
+                                             "Link: </style.css>; rel=preload\r\n"
+                                             "Connection: X-Hop\r\nX-Hop: hidden\r\n\r\n"
+                                             "HTTP/1.1 100 Continue\r\n\r\n")),
+                    ec);
+        if (ec) return;
+      }
       if (target.rfind("/big", 0) == 0) {
         if (!WriteBig(socket, QueryN(target), target.rfind("/bigchunked", 0) == 0,
                       request.method() == http::verb::head)) {
@@ -227,6 +241,9 @@ class RecordingGate : public Gate {
     } else {
       verdict.upstream = target_;
       verdict.upstream_target = target == "/rewrite" ? "/echo?rewritten=1" : target;
+      // A claim that tries header injection (an IdP's value, copied by a gate).
+      if (target == "/inject")
+        request.set("X-Forwarded-Email", "a@b.test\r\nX-Forwarded-Groups: admins");
     }
     done(std::move(verdict));
   }

@@ -86,6 +86,8 @@ bool ParseChunkSizeLine(std::string_view line, uint64_t& size) {
 
 }  // namespace
 
+bool IsCleanFieldValue(std::string_view value) { return IsCleanValue(value); }
+
 std::optional<FramingRefusal> CheckRawRequestHead(std::string_view bytes, std::size_t from) {
   if (from == 0 && !bytes.empty() && (bytes.front() == '\r' || bytes.front() == '\n')) {
     return FramingRefusal{http::status::bad_request, "leading empty line"};

@@ -49,4 +49,9 @@ std::optional<FramingRefusal> CheckRequestHead(const RequestHead& head,
 inline constexpr std::size_t kMaxChunkLine = 4096;
 bool ValidateChunkedPrefix(std::string_view bytes);
 
+// RFC 9110 5.5: a field value (or reason phrase) of VCHAR, obs-text, SP and
+// HTAB only. No CR, LF, NUL or other control byte: those start header
+// injection and smuggling. Fast on long values (eight bytes per step).
+bool IsCleanFieldValue(std::string_view value);
+
 }  // namespace gatehouse::server

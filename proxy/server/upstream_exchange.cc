@@ -5,13 +5,14 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <limits>
 
+#include "proxy/server/head_writer.h"
 #include "proxy/server/websocket_tunnel.h"
 
 namespace gatehouse::server {
@@ -34,6 +35,13 @@ constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxFreeChunks = 256;
 constexpr std::size_t kStreamReadBytes = 64 * 1024;
 constexpr std::size_t kIdleUpstreamBufferBytes = 16 * 1024;
+constexpr std::size_t kMaxFreeTexts = 256;
+constexpr std::size_t kMaxIdleTextBytes = 8 * 1024;
+// A hostile upstream must not keep an exchange busy with interim answers.
+constexpr int kMaxInterimResponses = 16;
+// What follows the body bytes of one write: the chunk's CRLF and, with the
+// last bytes, the last-chunk (no trailers: the relay forwards none).
+constexpr std::string_view kChunkEndThenLast = "\r\n0\r\n\r\n";
 
 // A client may name any header in Connection; it must not be able to drop
 // the ones that frame or route the message.
@@ -60,6 +68,70 @@ bool IsIdempotent(http::verb method) {
 bool IsParseError(const error_code& ec) {
   return ec.category() == beast::http::make_error_code(http::error::bad_chunk).category() ||
          ec == http::error::buffer_overflow;
+}
+
+// Feeds the bytes already buffered to the parser and reads from `stream`
+// only when they do not make progress: a response head and a small body that
+// arrived together cost one read, and no composed operation runs. Returns
+// success once the parser moved (head complete, body bytes in the body
+// buffer, or message done); end_of_stream when the peer closed before any
+// byte; put_eof() ends a close-delimited body, as Beast's own read does.
+// The caller sets the stream's deadline.
+template <bool kIsRequest>
+asio::awaitable<error_code> ParseSome(NetStream& stream, beast::flat_buffer& buffer,
+                                      http::basic_parser<kIsRequest>& parser) {
+  for (;;) {
+    error_code ec;
+    if (buffer.size() > 0) {
+      const std::size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_buffer) co_return error_code{};
+      if (ec && ec != http::error::need_more) co_return ec;
+      if (used > 0 || parser.is_done()) co_return error_code{};
+    }
+    const std::size_t room = beast::read_size(buffer, kStreamReadBytes);
+    if (room == 0) co_return http::error::buffer_overflow;
+    const std::size_t n = co_await stream.async_read_some(
+        buffer.prepare(room), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::eof) {
+      if (!parser.got_some()) co_return http::error::end_of_stream;
+      parser.put_eof(ec);
+      co_return ec;
+    }
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+}
+
+// A body that is not already buffered whole is streamed: Beast reads at most
+// the buffer's free capacity per call, so the buffer gets room for large
+// reads (given back when the connection goes idle). A small body that came
+// with the head needs none: no 64 KiB allocation per request.
+template <bool kIsRequest>
+bool NeedsStreamingRoom(const http::basic_parser<kIsRequest>& parser,
+                        const beast::flat_buffer& buffer) {
+  if (parser.is_done()) return false;
+  const auto remaining = parser.content_length_remaining();
+  return !remaining || *remaining > buffer.size();
+}
+
+// One gather write: [head and/or chunk-size line] [body bytes] [framing tail].
+struct WriteParts {
+  std::array<asio::const_buffer, 3> buffers;
+};
+
+WriteParts Compose(const std::string& text, const char* data, std::size_t n, bool chunked,
+                   bool last) {
+  std::string_view tail;
+  if (chunked) {
+    if (n > 0) {
+      tail = last ? kChunkEndThenLast : kChunkEnd;
+    } else if (last) {
+      tail = kLastChunk;
+    }
+  }
+  return {{asio::const_buffer(text.data(), text.size()), asio::const_buffer(data, n),
+           asio::const_buffer(tail.data(), tail.size())}};
 }
 
 }  // namespace
@@ -108,6 +180,20 @@ void BodyChunkPool::Give(std::unique_ptr<char[]> chunk) {
   if (free_.size() < kMaxFreeChunks) free_.push_back(std::move(chunk));
 }
 
+std::string TextBufferPool::Take() {
+  if (free_.empty()) return {};
+  std::string text = std::move(free_.back());
+  free_.pop_back();
+  return text;
+}
+
+void TextBufferPool::Give(std::string text) {
+  // An unusually large head does not pin its memory in the pool.
+  if (free_.size() >= kMaxFreeTexts || text.capacity() > kMaxIdleTextBytes) return;
+  text.clear();
+  free_.push_back(std::move(text));
+}
+
 // Shared with the completion handler of the client-socket wait, which may run
 // after the exchange is gone (then `active` is false and nothing is touched).
 struct UpstreamExchange::ClientWatch {
@@ -119,8 +205,10 @@ struct UpstreamExchange::ClientWatch {
 
 UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& client,
                                    const UpstreamTarget& target, std::string_view request_target)
-    : resources_(resources), client_(client), target_(target) {
+    : resources_(resources), client_(client), target_(target), text_(resources.texts.Take()) {
   head_request_ = client.parser.get().method() == http::verb::head;
+  // Taken before PrepareRequestHead rewrites the version for the upstream.
+  client_http11_ = client.parser.get().version() >= 11;
   request_has_body_ = !client.parser.is_done();
   result_.client_keep_alive = client.keep_alive;
   PrepareRequestHead(request_target);
@@ -129,6 +217,7 @@ UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& cli
 UpstreamExchange::~UpstreamExchange() {
   StopClientWatch();
   if (chunk_) resources_.chunks.Give(std::move(chunk_));
+  resources_.texts.Give(std::move(text_));
 }
 
 void UpstreamExchange::PrepareRequestHead(std::string_view request_target) {
@@ -204,7 +293,6 @@ asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
 
 asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
   auto& request = client_.parser.get();
-  http::request_serializer<http::buffer_body> serializer{request};
   error_code ec;
   const auto& options = resources_.options;
   if (client_.expect_continue && request_has_body_) {
@@ -215,45 +303,47 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return SendResult::kClientFailed;
   }
+  text_.clear();
+  // A field that cannot be written safely (a control byte in a value the gate
+  // set from a claim) is never sent: the request is refused, not repaired.
+  if (!AppendRequestHead(text_, request)) co_return SendResult::kBadBody;
   if (request_has_body_ && !chunk_) {
     chunk_ = resources_.chunks.Take();
-    client_.buffer.reserve(std::min(kStreamReadBytes, client_.buffer.max_size()));
+    if (NeedsStreamingRoom(client_.parser, client_.buffer)) {
+      client_.buffer.reserve(std::min(kStreamReadBytes, client_.buffer.max_size()));
+    }
   }
+  // The body is re-framed (see PrepareRequestHead): chunked stays chunked with
+  // our own chunk sizes, a Content-Length body goes as its bytes.
+  const bool chunked = client_.parser.chunked();
   const std::size_t capacity = resources_.chunks.chunk_bytes();
-  do {
+  for (;;) {
+    std::size_t n = 0;
     if (!client_.parser.is_done()) {
       request.body().data = chunk_.get();
       request.body().size = capacity;
       client_.stream.tcp().expires_after(options.idle_timeout);
-      co_await http::async_read_some(client_.stream, client_.buffer, client_.parser,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == http::error::need_buffer) ec = {};
+      ec = co_await ParseSome(client_.stream, client_.buffer, client_.parser);
       if (ec) co_return IsParseError(ec) ? SendResult::kBadBody : SendResult::kClientFailed;
-      const std::size_t n = capacity - request.body().size;
+      n = capacity - request.body().size;
       if (n == 0 && !client_.parser.is_done()) continue;
-      // Beast writes a non-null buffer of size 0 as an empty chunk ("0\r\n\r\n")
-      // and then the last chunk again: the upstream would read the stray bytes
-      // as the start of the next request on a pooled connection. Null it.
-      request.body().data = n > 0 ? chunk_.get() : nullptr;
-      request.body().size = n;
-      request.body().more = !client_.parser.is_done();
-    } else {
-      request.body().data = nullptr;
-      request.body().size = 0;
-      request.body().more = false;
     }
+    const bool last = client_.parser.is_done();
+    if (chunked && n > 0) AppendChunkSize(text_, n);
     upstream_->stream.tcp().expires_after(target_.timeout);
-    co_await http::async_write(upstream_->stream, serializer,
+    co_await asio::async_write(upstream_->stream,
+                               Compose(text_, chunk_.get(), n, chunked, last).buffers,
                                asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return SendResult::kUpstreamFailed;
-  } while (!serializer.is_done());
+    text_.clear();
+    if (last) break;
+  }
   request_sent_ = true;
   co_return SendResult::kSent;
 }
 
 asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
-  for (;;) {
+  for (int interim = 0;; ++interim) {
     response_.emplace();
     response_->header_limit(kMaxResponseHeaderBytes);
     response_->body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -261,8 +351,9 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
     upstream_->stream.tcp().expires_after(target_.timeout);
     StartClientWatch();
     error_code ec;
-    co_await http::async_read_header(upstream_->stream, upstream_->buffer, *response_,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+    while (!ec && !response_->is_header_done()) {
+      ec = co_await ParseSome(upstream_->stream, upstream_->buffer, *response_);
+    }
     const bool client_gone = watch_ && watch_->client_gone;
     StopClientWatch();
     if (client_gone) {
@@ -271,12 +362,40 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
     }
     if (ec) co_return ec;
     const int status = response_->get().result_int();
-    // Interim responses (100, 103) are consumed here; the final one follows.
-    if (status >= 100 && status < 200 && status != 101) continue;
+    if (status >= 100 && status < 200 && status != 101) {
+      if (interim >= kMaxInterimResponses) co_return http::error::bad_status;
+      if (!co_await ForwardInterimResponse()) {
+        result_.client_aborted = true;
+        co_return asio::error::connection_aborted;
+      }
+      continue;  // the final answer follows
+    }
     // 101 only answers an upgrade we forwarded; anything else is a broken upstream.
     if (status == 101 && !client_.websocket) co_return http::error::bad_version;
     co_return error_code{};
   }
+}
+
+// 1xx answers other than 101 (RFC 9110 15.2). 103 Early Hints (and any other
+// informational code) goes to the client, hop-by-hop fields stripped, so a
+// browser can start preloading while the upstream works. Two are dropped:
+// - 100 Continue: Expect is never forwarded (the proxy answers it itself,
+//   before it reads the body: SendRequest), so the upstream's 100 is either
+//   unsolicited or a duplicate of the one the client already has;
+// - any 1xx to an HTTP/1.0 client, which cannot parse one (RFC 9110 15.2).
+// Returns false when the client could not be written to.
+asio::awaitable<bool> UpstreamExchange::ForwardInterimResponse() {
+  auto& interim = response_->get();
+  if (interim.result_int() == 100 || !client_http11_) co_return true;
+  StripHopByHopHeaders(interim, false);
+  text_.clear();
+  if (!AppendResponseHead(text_, interim)) co_return true;  // unsafe to relay: dropped
+  error_code ec;
+  client_.stream.tcp().expires_after(resources_.options.idle_timeout);
+  co_await asio::async_write(client_.stream, asio::buffer(text_),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  text_.clear();
+  co_return !ec;
 }
 
 void UpstreamExchange::PrepareResponseHead() {
@@ -291,7 +410,7 @@ void UpstreamExchange::PrepareResponseHead() {
   if (!no_body && !has_length) {
     // Chunked or close-delimited upstream body: chunked to an HTTP/1.1 client
     // (the connection survives), close-delimited to an HTTP/1.0 one.
-    if (client_.parser.get().version() >= 11) {
+    if (client_http11_) {
       response.chunked(true);
     } else {
       result_.client_keep_alive = false;
@@ -313,22 +432,27 @@ void UpstreamExchange::CopyRequestId(http::fields& response) const {
 
 asio::awaitable<void> UpstreamExchange::RelayResponse() {
   auto& response = response_->get();
-  http::response_serializer<http::buffer_body> serializer{response};
+  text_.clear();
+  if (!AppendResponseHead(text_, response)) {
+    // An upstream (or copied) field that would break the client's framing.
+    CloseUpstream();
+    co_await WriteError(http::status::bad_gateway);
+    co_return;
+  }
+  // Set by PrepareResponseHead only when the client gets a chunked body.
+  const bool chunked = response.chunked();
   if (!chunk_) chunk_ = resources_.chunks.Take();
   const std::size_t capacity = resources_.chunks.chunk_bytes();
-  // Beast reads at most the buffer's free capacity per call: give a streamed
-  // body room for large reads (returned when the connection goes idle).
-  if (!response_->is_done()) upstream_->buffer.reserve(kStreamReadBytes);
+  if (NeedsStreamingRoom(*response_, upstream_->buffer))
+    upstream_->buffer.reserve(kStreamReadBytes);
   error_code ec;
-  do {
+  for (;;) {
     std::size_t n = 0;
     if (!response_->is_done()) {
       response.body().data = chunk_.get();
       response.body().size = capacity;
       upstream_->stream.tcp().expires_after(target_.timeout);
-      co_await http::async_read_some(upstream_->stream, upstream_->buffer, *response_,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == http::error::need_buffer) ec = {};
+      ec = co_await ParseSome(upstream_->stream, upstream_->buffer, *response_);
       if (ec) {
         // The upstream failed mid-body. Before the head went out the client
         // can still get a clean 502/504; after it, only a close tells it the
@@ -346,18 +470,14 @@ asio::awaitable<void> UpstreamExchange::RelayResponse() {
       }
       n = capacity - response.body().size;
       if (n == 0 && !response_->is_done()) continue;
-      response.body().data = n > 0 ? chunk_.get() : nullptr;  // see SendRequest
-      response.body().size = n;
-      response.body().more = !response_->is_done();
-    } else {
-      response.body().data = nullptr;
-      response.body().size = 0;
-      response.body().more = false;
     }
+    const bool last = response_->is_done();
+    if (chunked && n > 0) AppendChunkSize(text_, n);
     client_.stream.tcp().expires_after(resources_.options.idle_timeout);
-    co_await http::async_write(client_.stream, serializer,
+    // The head goes out with the first body bytes (a small answer: one write).
+    co_await asio::async_write(client_.stream,
+                               Compose(text_, chunk_.get(), n, chunked, last).buffers,
                                asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       // The client went away (or stopped reading): stop the upstream at once.
       result_.client_aborted = true;
@@ -365,9 +485,11 @@ asio::awaitable<void> UpstreamExchange::RelayResponse() {
       CloseUpstream();
       co_return;
     }
+    text_.clear();
     head_written_ = true;
     result_.response_bytes += n;
-  } while (!serializer.is_done());
+    if (last) break;
+  }
   if (result_.status == 101) co_return;  // the tunnel takes the connection over
   if (upstream_keep_alive_ && request_sent_ && response_->is_done()) {
     if (upstream_->buffer.capacity() > kIdleUpstreamBufferBytes) upstream_->buffer.shrink_to_fit();

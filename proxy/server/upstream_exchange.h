@@ -17,6 +17,20 @@
 // Metabase cancels the query when its socket closes), strips hop-by-hop
 // response headers and streams the response down. A 101 answer to a
 // WebSocket upgrade turns the exchange into a byte tunnel.
+//
+// Interim (1xx) answers: 103 Early Hints and other informational codes are
+// relayed to HTTP/1.1 clients (hop-by-hop fields stripped, at most 16 per
+// exchange); an HTTP/1.0 client gets none (it cannot parse them). 100
+// Continue is the proxy's own: Expect is stripped before the gate, and the
+// proxy sends "100 Continue" itself just before it reads the body, since only
+// then, after the gate allowed the request, is the body wanted. Forwarding
+// the upstream's 100 instead would need Expect sent upstream and the body
+// held back until it answers, with a fallback for upstreams that never
+// answer (HTTP/1.0, many frameworks): the upstream's 100 is therefore dropped.
+//
+// Heads are written by hand (head_writer.h) into a pooled string and go out
+// with the first body bytes in one gather write; bytes already buffered are
+// parsed without another read.
 #pragma once
 
 // clang-format off
@@ -31,6 +45,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -68,9 +83,21 @@ class BodyChunkPool {
   std::vector<std::unique_ptr<char[]>> free_;
 };
 
+// Reusable strings for the heads an exchange writes (the upstream request,
+// the response, interim answers), so writing a head allocates nothing per request.
+class TextBufferPool {
+ public:
+  std::string Take();
+  void Give(std::string text);
+
+ private:
+  std::vector<std::string> free_;
+};
+
 struct ExchangeResources {
   UpstreamPool& pool;
   BodyChunkPool& chunks;
+  TextBufferPool& texts;
   const NetOptions& options;
   const bool& draining;  // the loop is draining: answers close their connection
 };
@@ -114,6 +141,7 @@ class UpstreamExchange {
   bool Retryable() const;
   boost::asio::awaitable<SendResult> SendRequest();
   boost::asio::awaitable<boost::system::error_code> ReadResponseHead();
+  boost::asio::awaitable<bool> ForwardInterimResponse();
   void PrepareResponseHead();
   boost::asio::awaitable<void> RelayResponse();
   boost::asio::awaitable<void> WriteError(http::status status);
@@ -127,9 +155,11 @@ class UpstreamExchange {
   std::unique_ptr<UpstreamConnection> upstream_;
   std::optional<ResponseParser> response_;
   std::unique_ptr<char[]> chunk_;
+  std::string text_;  // the head (and chunk-size line) of the next write
   std::shared_ptr<ClientWatch> watch_;
   ExchangeResult result_;
   bool head_request_ = false;
+  bool client_http11_ = true;  // the client spoke HTTP/1.1 (1xx and chunked allowed)
   bool request_has_body_ = false;
   bool request_sent_ = false;
   bool upstream_keep_alive_ = false;

@@ -1,0 +1,127 @@
+// HeadWriter: heads come out byte-exact, chunk sizes in hex, and no field
+// that could break the next hop's framing is ever written.
+#include "proxy/server/head_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace gatehouse::server {
+namespace {
+
+struct FieldCase {
+  std::string name;
+  std::string value;
+  bool writable;
+};
+
+TEST(HeadWriterTest, WritesRequestHeadInFieldOrder) {
+  RequestHead head;
+  head.method(http::verb::post);
+  head.target("/api/x?y=1");
+  head.version(11);
+  head.set(http::field::host, "up.test:3000");
+  head.insert("X-Forwarded-User", "alice");
+  head.insert("X-Forwarded-User", "second copy kept in order");
+  head.set(http::field::content_length, "5");
+  std::string out = "stale";
+  out.clear();
+  ASSERT_TRUE(AppendRequestHead(out, head));
+  EXPECT_EQ(out,
+            "POST /api/x?y=1 HTTP/1.1\r\nHost: up.test:3000\r\nX-Forwarded-User: alice\r\n"
+            "X-Forwarded-User: second copy kept in order\r\nContent-Length: 5\r\n\r\n");
+}
+
+TEST(HeadWriterTest, WritesResponseHeadWithReasonAndUnknownMethods) {
+  http::response_header<> response;
+  response.result(http::status::not_found);
+  response.set(http::field::content_type, "text/plain");
+  std::string out;
+  ASSERT_TRUE(AppendResponseHead(out, response));
+  EXPECT_EQ(out, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\n");
+
+  http::response_header<> hints;
+  hints.result(103);
+  hints.reason("Early Hints");
+  hints.insert(http::field::link, "</a.css>; rel=preload");
+  out.clear();
+  ASSERT_TRUE(AppendResponseHead(out, hints));
+  EXPECT_EQ(out, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+
+  RequestHead custom;
+  custom.method_string("PURGE");
+  custom.target("/");
+  custom.version(10);
+  out.clear();
+  ASSERT_TRUE(AppendRequestHead(out, custom));
+  EXPECT_EQ(out, "PURGE / HTTP/1.0\r\n\r\n");
+}
+
+// Each scenario tries to make a field carry a second header or a second
+// message to the next hop; only clean fields are written.
+TEST(HeadWriterTest, RefusesFieldsThatWouldBreakFraming) {
+  const std::vector<FieldCase> cases = {
+      {"X-Ok", "plain value with\ttab and obs-text \xe9", true},
+      {"X-Injected", "alice\r\nX-Forwarded-Groups: admins", false},
+      {"X-Bare-Lf", "alice\nX-Evil: 1", false},
+      {"X-Bare-Cr", "alice\rX-Evil: 1", false},
+      {"X-Nul", std::string("alice\0evil", 10), false},
+      {"X-Del", "alice\x7f", false},
+      {"Bad Name", "value", false},
+      {"Bad:Name", "value", false},
+      {"X-Long-Clean", std::string(1000, 'a'), true},
+      {"X-Long-Dirty", std::string(999, 'a') + "\n", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    RequestHead head;
+    head.method(http::verb::get);
+    head.target("/");
+    head.insert(c.name, c.value);
+    std::string out;
+    EXPECT_EQ(AppendRequestHead(out, head), c.writable);
+    http::response_header<> response;
+    response.result(http::status::ok);
+    response.insert(c.name, c.value);
+    out.clear();
+    EXPECT_EQ(AppendResponseHead(out, response), c.writable);
+  }
+}
+
+TEST(HeadWriterTest, RefusesUnsafeRequestLineAndReason) {
+  const std::vector<std::string> targets = {"/a b", "/a\r\nHost: evil", "/a\tb",
+                                            std::string("/a\0", 3), ""};
+  for (const auto& target : targets) {
+    RequestHead head;
+    head.method(http::verb::get);
+    head.target(target);
+    std::string out;
+    EXPECT_FALSE(AppendRequestHead(out, head)) << target;
+  }
+  RequestHead method;
+  method.method_string("GET /x HTTP/1.1\r\n");
+  method.target("/");
+  std::string out;
+  EXPECT_FALSE(AppendRequestHead(out, method));
+
+  http::response_header<> response;
+  response.result(http::status::ok);
+  response.reason("OK\r\nSet-Cookie: x=1");
+  out.clear();
+  EXPECT_FALSE(AppendResponseHead(out, response));
+}
+
+TEST(HeadWriterTest, ChunkSizesAreLowercaseHex) {
+  const std::vector<std::pair<std::size_t, std::string>> cases = {
+      {1, "1\r\n"}, {15, "f\r\n"}, {16, "10\r\n"}, {65536, "10000\r\n"}, {0xabcdef, "abcdef\r\n"}};
+  for (const auto& [size, text] : cases) {
+    std::string out = "x";
+    AppendChunkSize(out, size);
+    EXPECT_EQ(out, "x" + text);
+  }
+  EXPECT_EQ(kLastChunk, "0\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace gatehouse::server
