@@ -1,5 +1,6 @@
 #include "proxy/policy/path_normalizer.h"
 
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -9,21 +10,21 @@ namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
 
-int HexValue(char c) {
+constexpr int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
-bool IsUnreserved(unsigned char c) {
+constexpr bool IsUnreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
 }
 
 // Characters a path segment carries raw in canonical form: RFC 3986 pchar
 // without ';' (which we reject: servlet containers strip ";params").
-bool IsRawSegmentChar(unsigned char c) {
+constexpr bool IsRawSegmentChar(unsigned char c) {
   if (IsUnreserved(c)) return true;
   switch (c) {
     case '!':
@@ -42,6 +43,35 @@ bool IsRawSegmentChar(unsigned char c) {
     default:
       return false;
   }
+}
+
+constexpr std::array<bool, 256> MakeRawSegmentTable() {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = IsRawSegmentChar(static_cast<unsigned char>(c));
+  return table;
+}
+constexpr std::array<bool, 256> kRawSegmentChar = MakeRawSegmentTable();
+
+// The common case in one scan: a '/'-rooted path of raw segment characters
+// only (so no '%', no byte the slow path would reject or escape, nothing
+// outside ASCII), without empty segments except a trailing one, and without
+// '.' or '..' segments, is its own canonical form. Anything else (including
+// everything the slow path rejects) returns false and takes the full path.
+bool IsAlreadyCanonical(std::string_view raw) {
+  size_t segment_start = 1;
+  for (size_t i = 1; i <= raw.size(); ++i) {
+    if (i == raw.size() || raw[i] == '/') {
+      const size_t len = i - segment_start;
+      const char* seg = raw.data() + segment_start;
+      if (len == 0 && i != raw.size()) return false;  // "//": merged by the slow path
+      if (len == 1 && seg[0] == '.') return false;
+      if (len == 2 && seg[0] == '.' && seg[1] == '.') return false;
+      segment_start = i + 1;
+    } else if (!kRawSegmentChar[static_cast<unsigned char>(raw[i])]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Bytes that are never acceptable in a path, raw or decoded from an escape.
@@ -181,6 +211,9 @@ StatusOr<NormalizedPath> NormalizePath(std::string_view request_target) {
   }
   if (raw_path.size() > kMaxPathBytes) return InvalidArgumentError("the request path is too long");
   if (Status s = CheckQuery(query); !s.ok()) return s;
+  if (IsAlreadyCanonical(raw_path)) {
+    return NormalizedPath{std::string(raw_path), std::string(query)};
+  }
 
   std::string canonical;
   std::string decoded;

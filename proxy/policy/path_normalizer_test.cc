@@ -100,6 +100,39 @@ TEST(PathNormalizerTest, Scenarios) {
   for (const Scenario& s : scenarios) CheckScenario(s);
 }
 
+// The one-scan fast path (an already canonical path) must hand everything
+// else to the full normalizer: near misses of "already canonical" on each of
+// its conditions, at the start, middle and end of the path.
+TEST(PathNormalizerTest, FastPathNearMisses) {
+  const std::vector<Scenario> scenarios = {
+      {"canonical trailing slash", "/a/b/", true, "/a/b/", ""},
+      {"canonical with query", "/a/b?x=1&y", true, "/a/b", "?x=1&y"},
+      {"all raw sub-delims", "/!$&'()*+,=:@-._~", true, "/!$&'()*+,=:@-._~", ""},
+      {"dot-prefixed segment kept", "/.well-known/x", true, "/.well-known/x", ""},
+      {"three dots kept", "/a/.../b", true, "/a/.../b", ""},
+      {"dots inside segment kept", "/a..b/c.", true, "/a..b/c.", ""},
+      {"dot segment at end", "/a/.", true, "/a/", ""},
+      {"dot segment at start", "/./a", true, "/a", ""},
+      {"dotdot at end", "/a/b/..", true, "/a/", ""},
+      {"double slash at end", "/a//", true, "/a/", ""},
+      {"root double slash", "//", true, "/", ""},
+      {"escaped unreserved decoded", "/a%41", true, "/aA", ""},
+      {"raw quote escaped", "/a\"b", true, "/a%22b", ""},
+      {"raw non-ascii escaped", "/caf\xC3\xA9", true, "/caf%C3%A9", ""},
+      {"raw invalid utf-8", "/a\xC3", false, "", ""},
+      {"raw backslash", "/a\\b", false, "", ""},
+      {"raw space", "/a b", false, "", ""},
+      {"raw hash", "/a#b", false, "", ""},
+      {"raw semicolon at end", "/a;", false, "", ""},
+      {"raw control byte", "/a\x01", false, "", ""},
+      {"raw DEL", "/a\x7f", false, "", ""},
+      {"NUL", std::string("/a\0b", 4), false, "", ""},
+      {"lowercase escape uppercased", "/%3c", true, "/%3C", ""},
+      {"bad query byte", "/a?x y", false, "", ""},
+  };
+  for (const Scenario& s : scenarios) CheckScenario(s);
+}
+
 // Matching after normalization is case-sensitive: a rule for /admin does not
 // cover /ADMIN (the upstream decides whether those are the same resource).
 TEST(PathNormalizerTest, CaseSensitiveMatch) {

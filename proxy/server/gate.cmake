@@ -37,6 +37,8 @@ gatehouse_test(config_store_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/config_store_
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(request_gate_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
+gatehouse_test(request_gate_parts_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_parts_test.cc
+  LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(request_gate_login_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_login_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(admin_endpoints_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/admin_endpoints_test.cc

@@ -77,10 +77,24 @@ size_t KeyWaiter::parked() {
   return parked_.size();
 }
 
+size_t KeyWaiter::wakeups() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return wakeups_;
+}
+
+// Idle (nothing parked): sleeps until Park() or the destructor notifies; no
+// timer, so an idle proxy costs no CPU here. While something is parked, the
+// KeyProvider has no arrival signal and the deadline runs on TimeSource time,
+// so both are checked every poll_interval_.
 void KeyWaiter::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait_for(lock, poll_interval_, [this] { return stop_; });
+    if (parked_.empty()) {
+      cv_.wait(lock, [this] { return stop_ || !parked_.empty(); });
+    } else {
+      cv_.wait_for(lock, poll_interval_, [this] { return stop_; });
+    }
+    ++wakeups_;
     std::vector<std::function<void()>> ready;
     const auto now = time_.MonotonicNow();
     for (auto it = parked_.begin(); it != parked_.end();) {

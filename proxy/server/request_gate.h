@@ -63,7 +63,8 @@ inline constexpr std::string_view kFleetJwksPath = "/.well-known/gatehouse/jwks.
 // Parks requests whose issuer has no keys yet, without blocking an event loop:
 // one thread polls KeyProvider::Keys() for every parked request and runs its
 // continuation once the keys are there or its deadline (TimeSource monotonic
-// time) has passed.
+// time) has passed. With nothing parked the thread sleeps until Park() (no
+// timer wake-ups); poll_interval applies only while something is parked.
 class KeyWaiter {
  public:
   KeyWaiter(auth::KeyProvider& keys, const TimeSource& time,
@@ -73,6 +74,7 @@ class KeyWaiter {
   void Park(const auth::IssuerConfig& config, std::chrono::steady_clock::time_point deadline,
             std::function<void()> then);
   size_t parked();
+  size_t wakeups();  // times the thread woke to look at the parked list (tests)
 
  private:
   struct Parked {
@@ -88,6 +90,7 @@ class KeyWaiter {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  size_t wakeups_ = 0;
   std::vector<Parked> parked_;
   std::thread thread_;
 };
