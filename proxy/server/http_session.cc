@@ -235,7 +235,7 @@ asio::awaitable<bool> HttpSession::ServeRequest() {
     co_return false;
   }
   // Facts the hop-by-hop headers carry, taken before they are stripped.
-  ClientSide side{stream_, buffer_, *parser_};
+  ClientSide side{stream_, buffer_, *parser_, client_watch_};
   side.keep_alive = parser_->keep_alive() && !loop_.draining;
   side.websocket = IsWebSocketUpgrade(head);
   side.expect_continue = beast::iequals(head[http::field::expect], "100-continue");

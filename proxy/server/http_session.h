@@ -101,6 +101,7 @@ class HttpSession {
   ClientInfo client_;
   boost::beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
+  std::shared_ptr<ClientWatch> client_watch_;  // disconnect watch, armed across requests
   boost::asio::steady_timer gate_wakeup_;
   std::optional<GateVerdict> pending_verdict_;
   bool waiting_for_gate_ = false;

@@ -84,6 +84,29 @@ TEST_F(ProxyServerTest, ClientDisconnectClosesTheUpstreamAtOnce) {
   EXPECT_TRUE(gate_->outcomes()[0].client_aborted);
 }
 
+// The disconnect watch outlives each exchange on a keep-alive connection (no
+// cancel per request): requests before the hang must neither be aborted by
+// it nor leave it blind to the disconnect that follows.
+TEST_F(ProxyServerTest, ClientDisconnectAfterKeepAliveRequestsClosesTheUpstream) {
+  StartProxy();
+  {
+    Client client(proxy_->port());
+    for (int i = 0; i < 5; ++i) {
+      auto response = client.RoundTrip(Get("/echo"));
+      ASSERT_EQ(response.result(), http::status::ok) << "request " << i;
+    }
+    client.Send(Get("/hang"));
+    for (int i = 0; i < 200 && !upstream_.hang_seen; ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_TRUE(upstream_.hang_seen);
+  }
+  for (int i = 0; i < 200 && !upstream_.hang_closed; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(upstream_.hang_closed) << "the upstream connection outlived its client";
+  const auto outcomes = gate_->WaitForOutcomes(6);
+  ASSERT_EQ(outcomes.size(), 6u);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(outcomes[i].client_aborted) << "request " << i;
+  EXPECT_TRUE(outcomes[5].client_aborted);
+}
+
 TEST_F(ProxyServerTest, DrainFinishesInFlightAndRefusesNewConnections) {
   StartProxy();
   Client idle(proxy_->port());

@@ -217,6 +217,81 @@ TEST(StripHopByHopHeadersTest, RemovesHopByHopAndNamedFields) {
   EXPECT_EQ(left, (std::vector<std::string>{"Host", "Content-Length", "X-End-To-End"}));
 }
 
+// Every hop-by-hop field, and every field Connection names, goes whatever
+// its casing, however often it repeats and wherever it sits in the list.
+TEST(StripHopByHopHeadersTest, RemovesEveryCasingAndRepetition) {
+  struct Case {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> in;
+    std::vector<std::string> left;
+  };
+  const std::vector<Case> cases = {
+      {"fixed hop-by-hop names, odd casing, repeated",
+       {{"X-A", "1"},
+        {"KEEP-ALIVE", "a"},
+        {"keep-alive", "b"},
+        {"te", "trailers"},
+        {"Te", "gzip"},
+        {"TRAILER", "x"},
+        {"transfer-ENCODING", "chunked"},
+        {"Transfer-Encoding", "gzip"},
+        {"proxy-connection", "close"},
+        {"PROXY-CONNECTION", "keep-alive"},
+        {"Proxy-Authorization", "Basic a"},
+        {"proxy-authorization", "Basic b"},
+        {"UPGRADE", "h2c"},
+        {"upgrade", "websocket"},
+        {"X-B", "2"}},
+       {"X-A", "X-B"}},
+      {"Connection in every casing, repeated, naming fields in other casings",
+       {{"CONNECTION", "X-Hop-One"},
+        {"X-HOP-ONE", "1"},
+        {"x-hop-one", "2"},
+        {"connection", "x-hop-two,  X-Hop-Three "},
+        {"X-Hop-Two", "3"},
+        {"Accept", "*/*"},
+        {"x-HOP-three", "4"},
+        {"Connection", "close"}},
+       {"Accept"}},
+      {"Connection naming a known field and its own framing fields",
+       {{"Connection", "Accept, HOST, content-length, Transfer-Encoding, upgrade, connection"},
+        {"Accept", "*/*"},
+        {"Host", "a"},
+        {"Content-Length", "0"},
+        {"Cookie", "c"}},
+       {"Host", "Content-Length", "Cookie"}},
+      {"nothing hop-by-hop: order and fields kept",
+       {{"Host", "a"}, {"X-Keep", "1"}, {"Accept", "*/*"}},
+       {"Host", "X-Keep", "Accept"}},
+      {"empty list", {}, {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    http::fields fields;
+    for (const auto& [name, value] : c.in) fields.insert(name, value);
+    StripHopByHopHeaders(fields, false);
+    std::vector<std::string> left;
+    for (const auto& f : fields) left.emplace_back(f.name_string());
+    EXPECT_EQ(left, c.left);
+  }
+}
+
+// More than 16 names in Connection: the first 16 go, the rest stay (they are
+// ordinary end-to-end fields then), and nothing crashes.
+TEST(StripHopByHopHeadersTest, ManyConnectionNamesBounded) {
+  http::fields fields;
+  std::string connection;
+  for (int i = 0; i < 20; ++i) {
+    connection += (i ? ", x-n" : "x-n") + std::to_string(i);
+    fields.insert("X-N" + std::to_string(i), "v");
+  }
+  fields.insert(http::field::connection, connection);
+  StripHopByHopHeaders(fields, false);
+  std::vector<std::string> left;
+  for (const auto& f : fields) left.emplace_back(f.name_string());
+  EXPECT_EQ(left, (std::vector<std::string>{"X-N16", "X-N17", "X-N18", "X-N19"}));
+}
+
 TEST(StripHopByHopHeadersTest, KeepsWebSocketUpgrade) {
   http::fields fields;
   fields.insert(http::field::connection, "keep-alive, Upgrade");

@@ -1,5 +1,7 @@
 #include "proxy/server/upstream_exchange.h"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -10,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 #include <limits>
 
 #include "proxy/server/head_writer.h"
@@ -22,14 +25,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
-
-constexpr std::array<http::field, 7> kHopByHopFields = {http::field::connection,
-                                                        http::field::keep_alive,
-                                                        http::field::te,
-                                                        http::field::trailer,
-                                                        http::field::transfer_encoding,
-                                                        http::field::proxy_connection,
-                                                        http::field::proxy_authorization};
 
 constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxFreeChunks = 256;
@@ -49,6 +44,33 @@ bool ProtectedFromConnection(beast::string_view name) {
   return beast::iequals(name, "host") || beast::iequals(name, "content-length") ||
          beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection") ||
          beast::iequals(name, "upgrade");
+}
+
+// RFC 9110 7.6.1 fields that describe one hop only (Transfer-Encoding too:
+// the relay re-frames). Connection is handled apart: its values name more.
+bool IsHopByHop(http::field field) {
+  switch (field) {
+    case http::field::keep_alive:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::proxy_connection:
+    case http::field::proxy_authorization:
+    case http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether `name` is one of the first `count` names listed in Connection
+// (header names compare case-insensitively).
+bool NamedIn(const std::array<beast::string_view, 16>& named, std::size_t count,
+             beast::string_view name) {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (beast::iequals(named[i], name)) return true;
+  }
+  return false;
 }
 
 bool IsIdempotent(http::verb method) {
@@ -137,21 +159,36 @@ WriteParts Compose(const std::string& text, const char* data, std::size_t n, boo
 }  // namespace
 
 void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade) {
-  // Collect first, erase after: erasing while iterating Connection's values
-  // could invalidate them.
-  std::array<std::string, 16> named;
+  // Names listed in Connection view into the Connection values, so those
+  // fields stay until the pass over the rest is done.
+  std::array<beast::string_view, 16> named;
   std::size_t named_count = 0;
-  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
-       ++range.first) {
-    for (auto token : http::token_list(range.first->value())) {
+  bool has_connection = false;
+  // A walk of the (short) list costs less than the keyed lookup.
+  for (const auto& field : fields) {
+    if (field.name() != http::field::connection) continue;
+    has_connection = true;
+    for (auto token : http::token_list(field.value())) {
       if (ProtectedFromConnection(token)) continue;
       if (named_count == named.size()) break;  // more than 16 names: the rest stay (not hop-by-hop)
-      named[named_count++].assign(token.data(), token.size());
+      named[named_count++] = token;
     }
   }
-  for (std::size_t i = 0; i < named_count; ++i) fields.erase(named[i]);
-  for (http::field field : kHopByHopFields) fields.erase(field);
-  fields.erase(http::field::upgrade);
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (IsHopByHop(it->name()) || NamedIn(named, named_count, it->name_string())) {
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Last, once no name views into them: by iterator, the keyed erase costs more.
+  for (auto it = fields.begin(); has_connection && it != fields.end();) {
+    if (it->name() == http::field::connection) {
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (keep_websocket_upgrade) {
     fields.set(http::field::connection, "Upgrade");
     fields.set(http::field::upgrade, "websocket");
@@ -195,13 +232,45 @@ void TextBufferPool::Give(std::string text) {
 }
 
 // Shared with the completion handler of the client-socket wait, which may run
-// after the exchange is gone (then `active` is false and nothing is touched).
-struct UpstreamExchange::ClientWatch {
-  bool active = true;
+// after the exchange (or the whole session) is gone: with `exchange_active`
+// false, or an aborted wait, nothing but `armed` is touched.
+struct ClientWatch {
+  bool armed = false;            // a wait on the client socket is outstanding
+  bool exchange_active = false;  // an exchange is waiting for its upstream
   bool client_gone = false;
   NetStream* client = nullptr;
   UpstreamConnection* upstream = nullptr;
 };
+
+namespace {
+
+void ArmClientWatch(const std::shared_ptr<ClientWatch>& watch) {
+  watch->armed = true;
+  watch->client->tcp().socket().async_wait(
+      asio::ip::tcp::socket::wait_read, [watch](const error_code& ec) {
+        watch->armed = false;
+        if (ec == asio::error::operation_aborted || !watch->exchange_active) return;
+        if (!ec) {
+          // Readable while the exchange waits. The wakeup may be stale (armed
+          // by an earlier exchange, its bytes already read), so peek: bytes
+          // are a pipelined request (not a disconnect: stop watching this
+          // exchange), nothing yet is a stale wakeup (watch again), and only
+          // end of stream or a socket error means the client is gone.
+          char byte = 0;
+          const ssize_t n = ::recv(watch->client->tcp().socket().native_handle(), &byte, 1,
+                                   MSG_PEEK | MSG_DONTWAIT);
+          if (n > 0) return;
+          if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            ArmClientWatch(watch);
+            return;
+          }
+        }
+        watch->client_gone = true;
+        watch->upstream->stream.Close();
+      });
+}
+
+}  // namespace
 
 UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& client,
                                    const UpstreamTarget& target, std::string_view request_target)
@@ -354,7 +423,7 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
     while (!ec && !response_->is_header_done()) {
       ec = co_await ParseSome(upstream_->stream, upstream_->buffer, *response_);
     }
-    const bool client_gone = watch_ && watch_->client_gone;
+    const bool client_gone = client_.watch->client_gone;
     StopClientWatch();
     if (client_gone) {
       result_.client_aborted = true;
@@ -526,31 +595,27 @@ asio::awaitable<void> UpstreamExchange::WriteError(http::status status) {
 }
 
 void UpstreamExchange::StartClientWatch() {
-  watch_ = std::make_shared<ClientWatch>();
-  watch_->client = &client_.stream;
-  watch_->upstream = upstream_.get();
-  client_.stream.tcp().socket().async_wait(
-      asio::ip::tcp::socket::wait_read, [watch = watch_](const error_code& ec) {
-        if (!watch->active || ec == asio::error::operation_aborted) return;
-        watch->active = false;
-        // Readable while we wait for the upstream: either bytes (a pipelined
-        // request: not a disconnect, stop watching) or EOF / an error.
-        error_code available_error;
-        const std::size_t available = watch->client->tcp().socket().available(available_error);
-        if (!ec && !available_error && available > 0) return;
-        watch->client_gone = true;
-        watch->upstream->stream.Close();
-      });
+  auto& watch = client_.watch;
+  if (!watch) {
+    watch = std::make_shared<ClientWatch>();
+    watch->client = &client_.stream;
+  }
+  watch->exchange_active = true;
+  watch->client_gone = false;
+  watch->upstream = upstream_.get();
+  watching_ = true;
+  // A wait left armed by an earlier exchange serves this one too.
+  if (!watch->armed) ArmClientWatch(watch);
 }
 
+// Leaves the wait armed for the next exchange: no cancel per request. Its
+// handler ignores wakeups between exchanges (the session's own read sees the
+// next request or the end of the stream).
 void UpstreamExchange::StopClientWatch() {
-  if (!watch_) return;
-  if (watch_->active) {
-    watch_->active = false;
-    error_code ignored;
-    client_.stream.tcp().socket().cancel(ignored);
-  }
-  watch_.reset();
+  if (!watching_) return;
+  watching_ = false;
+  client_.watch->exchange_active = false;
+  client_.watch->upstream = nullptr;
 }
 
 void UpstreamExchange::CloseUpstream() {

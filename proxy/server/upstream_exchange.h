@@ -102,13 +102,20 @@ struct ExchangeResources {
   const bool& draining;  // the loop is draining: answers close their connection
 };
 
+// Watches a client socket for a disconnect while an exchange waits for the
+// upstream. One per client connection (the session keeps it, the exchange
+// creates it on first use); its socket wait stays armed across requests, so
+// a request costs no wait and no cancel once the connection is warm.
+struct ClientWatch;
+
 // The client half: its stream, read buffer, the parser holding the request
-// head (already checked and passed by the gate) and facts taken before the
-// hop-by-hop headers were stripped.
+// head (already checked and passed by the gate), the connection's
+// disconnect watch and facts taken before the hop-by-hop headers were stripped.
 struct ClientSide {
   NetStream& stream;
   boost::beast::flat_buffer& buffer;
   RequestParser& parser;
+  std::shared_ptr<ClientWatch>& watch;
   bool keep_alive = true;
   bool expect_continue = false;
   bool websocket = false;
@@ -133,7 +140,6 @@ class UpstreamExchange {
   boost::asio::awaitable<ExchangeResult> Run();
 
  private:
-  struct ClientWatch;
   enum class SendResult { kSent, kUpstreamFailed, kClientFailed, kBadBody };
 
   void PrepareRequestHead(std::string_view request_target);
@@ -155,8 +161,8 @@ class UpstreamExchange {
   std::unique_ptr<UpstreamConnection> upstream_;
   std::optional<ResponseParser> response_;
   std::unique_ptr<char[]> chunk_;
-  std::string text_;  // the head (and chunk-size line) of the next write
-  std::shared_ptr<ClientWatch> watch_;
+  std::string text_;       // the head (and chunk-size line) of the next write
+  bool watching_ = false;  // this exchange registered with client_.watch
   ExchangeResult result_;
   bool head_request_ = false;
   bool client_http11_ = true;  // the client spoke HTTP/1.1 (1xx and chunked allowed)
