@@ -8,6 +8,7 @@ add_library(gatehouse_net STATIC
   ${CMAKE_CURRENT_LIST_DIR}/proxy_server.cc
   ${CMAKE_CURRENT_LIST_DIR}/request_framing.cc
   ${CMAKE_CURRENT_LIST_DIR}/tls_context.cc
+  ${CMAKE_CURRENT_LIST_DIR}/hop_by_hop.cc
   ${CMAKE_CURRENT_LIST_DIR}/upstream_exchange.cc
   ${CMAKE_CURRENT_LIST_DIR}/upstream_pool.cc
   ${CMAKE_CURRENT_LIST_DIR}/websocket_tunnel.cc
@@ -27,6 +28,8 @@ endif()
 gatehouse_test(head_writer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/head_writer_test.cc
   LIBS gatehouse_net)
 gatehouse_test(request_framing_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_framing_test.cc
+  LIBS gatehouse_net)
+gatehouse_test(hop_by_hop_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/hop_by_hop_test.cc
   LIBS gatehouse_net)
 foreach(concept forwarding framing failure)
   gatehouse_test(proxy_server_${concept}_test

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "proxy/server/gate.h"
+#include "proxy/server/hop_by_hop.h"
 #include "proxy/server/net_options.h"
 #include "proxy/server/tls_context.h"
 #include "proxy/server/upstream_pool.h"
@@ -58,17 +59,6 @@ namespace gatehouse::server {
 
 using RequestParser = http::request_parser<http::buffer_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
-
-// RFC 9110 7.6.1: removes Connection and every field it names (except Host
-// and the framing fields, which a client must not be able to drop),
-// Keep-Alive, TE, Trailer, Transfer-Encoding (the relay re-frames),
-// Proxy-Connection, Proxy-Authorization and Upgrade. With
-// `keep_websocket_upgrade` the result carries exactly "Connection: Upgrade"
-// and "Upgrade: websocket".
-void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade);
-
-// Connection: upgrade (among its tokens) and Upgrade: websocket.
-bool IsWebSocketUpgrade(const http::fields& fields);
 
 // Reusable body buffers of one event loop, so streaming allocates nothing per request.
 class BodyChunkPool {
