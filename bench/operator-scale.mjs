@@ -83,7 +83,7 @@ async function main() {
     });
 
     const start = performance.now();
-    // --admin on a reserved port, retried on a new one if another process took it.
+    // --admin 127.0.0.1:0: the operator binds a free port and logs it.
     const operator = await startOperatorWithAdmin(['--kubeconfig', kube.kubeconfig, '--proxy-namespace', 'gatehouse',
       '--identity', 'bench']);
     const { admin } = operator;

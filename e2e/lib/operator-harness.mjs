@@ -6,7 +6,7 @@
 //   const pki = makePushPki(dir);                // push CA, proxy + operator certs, a rogue CA
 //   const proxy = await startProxy({ bootstrap: missing, args: proxyPushArgs(pki) });
 //   const op = startOperator([...operatorPushArgs(pki), '--policies', d, '--proxy', `https://127.0.0.1:${proxy.admin}`]);
-//   const op2 = await startOperatorWithAdmin([...args]);   // --admin on a port it could bind: op2.admin
+//   const op2 = await startOperatorWithAdmin([...args]);   // --admin 127.0.0.1:0, bound port read back: op2.admin
 //   await adminCall(proxy.admin, pki, { path: '/v1/config' });         // server verified, no client cert
 //   await adminCall(proxy.admin, pki, { method: 'PUT', body, client: 'operator' });
 import { spawn, execFile, execFileSync } from 'node:child_process';
@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startKubeApiServer } from '../kube-apiserver/server.mjs';
-import { freePort, retryOnAddressInUse, withFreePort } from './ports.mjs';
+import { freePort, retryOnAddressInUse } from './ports.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -154,23 +154,21 @@ export function metricValue(text, sample) {
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
 
-// The operator's admin server (cpprest) binds port 0 but cannot report the
-// port it chose, so its --admin port is reserved first (lib/ports.mjs).
 export { freePort };
 
 // startOperator(args) plus `--admin 127.0.0.1:PORT`, resolved once the admin
-// port is bound (the "local mode:" / "cluster mode:" line comes right after the
-// bind). Without `port`: a port reserved just before, and a new one when a
-// parallel test took it first. With `port` (a restart on the port it had):
+// port is bound (the operator logs "admin on HOST:PORT" with the port it
+// bound, then the "local mode:" / "cluster mode:" line). Without `port`: port
+// 0, the operator picks a free one and the harness reads it from that line
+// (no reservation, no race). With `port` (a restart on the port it had):
 // retried on that port while it is in use. The child has .admin = PORT.
 export async function startOperatorWithAdmin(args, { port, ...options } = {}) {
-  const start = (p) => startOperatorBound(args, p, options);
-  return port === undefined ? withFreePort(start) : retryOnAddressInUse(() => start(port));
+  if (port === undefined) return startOperatorBound(args, 0, options);
+  return retryOnAddressInUse(() => startOperatorBound(args, port, options));
 }
 
 async function startOperatorBound(args, port, options) {
   const child = startOperator([...args, '--admin', `127.0.0.1:${port}`], options);
-  child.admin = port;
   const end = Date.now() + 15000;
   while (!/(?:local|cluster) mode:/.test(child.output)) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -183,6 +181,12 @@ async function startOperatorBound(args, port, options) {
     }
     await new Promise((r) => setTimeout(r, 10));
   }
+  const bound = /admin on 127\.0\.0\.1:(\d+)/.exec(child.output);
+  if (!bound || Number(bound[1]) === 0 || (port !== 0 && Number(bound[1]) !== port)) {
+    await child.stop('SIGKILL');
+    throw new Error(`operator did not report its admin port:\n${child.output}`);
+  }
+  child.admin = Number(bound[1]);
   return child;
 }
 

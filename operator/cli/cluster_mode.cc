@@ -2,8 +2,10 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <cstdlib>
 #include <thread>
@@ -71,10 +73,14 @@ json SlimSecret(json secret) {
           {"data", secret.value("data", json::object())}};
 }
 
-policy::SecretStore SecretsFrom(const std::vector<json>& secrets) {
+// The Secrets policies may reference; `ignored` ("namespace/name", the
+// operator's own bootstrap Secret) is never one of them.
+policy::SecretStore SecretsFrom(const std::vector<std::shared_ptr<const json>>& secrets,
+                                const std::string& ignored) {
   policy::SecretStore store;
-  for (const json& s : secrets) {
-    json object = s;
+  for (const auto& s : secrets) {
+    if (s == nullptr || kube::ObjectKey(*s) == ignored) continue;
+    json object = *s;
     object["apiVersion"] = "v1";
     object["kind"] = "Secret";
     policy::validation::Issues issues;
@@ -83,6 +89,31 @@ policy::SecretStore SecretsFrom(const std::vector<json>& secrets) {
     }
   }
   return store;
+}
+
+// The stored bootstrap: the envelope gzipped as a stream from its two parts,
+// so neither the joined envelope nor a whole-size output buffer is ever held.
+std::string GzipEnvelope(const policy::FleetConfig& config) {
+  const std::string header = policy::FleetConfigHeader(config);
+  z_stream z{};
+  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out;
+  std::array<char, 64 * 1024> chunk;
+  const std::string_view parts[] = {header, config.content};
+  for (size_t i = 0; i < 2; ++i) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(parts[i].data()));
+    z.avail_in = static_cast<uInt>(parts[i].size());
+    const int flush = i == 1 ? Z_FINISH : Z_NO_FLUSH;
+    int rc = Z_OK;
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(chunk.data());
+      z.avail_out = static_cast<uInt>(chunk.size());
+      rc = deflate(&z, flush);
+      out.append(chunk.data(), chunk.size() - z.avail_out);
+    } while (rc == Z_OK && (z.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END)));
+  }
+  deflateEnd(&z);
+  return out;
 }
 
 struct Cluster {
@@ -211,6 +242,7 @@ int RunCluster(const OperatorFlags& flags) {
   std::string proxy_ns =
       flags.proxy_namespace.empty() ? config->namespace_name : flags.proxy_namespace;
   kube::KubeClient client(*config);
+  const std::string bootstrap = proxy_ns + "/" + flags.config_map;  // our own Secret
   fleet::FleetPusher pusher({.ca_file = flags.push_ca,
                              .cert_file = flags.push_cert,
                              .key_file = flags.push_key,
@@ -226,16 +258,20 @@ int RunCluster(const OperatorFlags& flags) {
                                                  "accesspolicies"),
                               .transform = reconcile::CompactPolicyObject}),
       kube::Informer(client, {.path = Collection("/api/v1", flags.namespace_name, "secrets"),
-                              .transform = SlimSecret}),
+                              .transform =
+                                  [bootstrap](json s) {
+                                    // Its data is the whole config: never cached twice.
+                                    json slim = SlimSecret(std::move(s));
+                                    if (kube::ObjectKey(slim) == bootstrap)
+                                      slim["data"] = json::object();
+                                    return slim;
+                                  }}),
       kube::Informer(client,
                      {.path = Collection("/apis/discovery.k8s.io/v1", proxy_ns, "endpointslices"),
                       .label_selector = "kubernetes.io/service-name=" + flags.proxy_service})};
   std::atomic<uint64_t> changes{0};
-  std::atomic<uint64_t> secret_changes{0};  // the Secrets epoch of the policy cache
   for (kube::Informer* i : {&c.policies, &c.secrets, &c.slices}) {
-    std::atomic<uint64_t>* extra = i == &c.secrets ? &secret_changes : nullptr;
-    i->SetOnChange([&trigger, &changes, extra] {
-      if (extra != nullptr) ++*extra;
+    i->SetOnChange([&trigger, &changes] {
       ++changes;
       trigger.Poke();
     });
@@ -270,6 +306,7 @@ int RunCluster(const OperatorFlags& flags) {
   std::string status_sha;     // the config statuses were last written for
   uint64_t seen_changes = ~uint64_t{0};
   reconcile::PolicyCache policy_cache;  // parses a policy once per generation
+  reconcile::SecretsEpoch secrets_epoch_of(bootstrap);
   auto next_bootstrap_attempt = std::chrono::steady_clock::time_point{};
   FirstSyncLog sync_log;
   while (!StopRequested()) {
@@ -289,9 +326,12 @@ int RunCluster(const OperatorFlags& flags) {
       // Status writes come back as MODIFIED events with the same generation:
       // the cache re-uses those parses, so they cost no re-parse of the fleet.
       seen_changes = changes.load();
-      uint64_t secrets_epoch = secret_changes.load();  // before the snapshot: never stale
-      shell.SetCandidates(policy_cache.Candidates(
-          c.policies.SharedSnapshot(), SecretsFrom(c.secrets.Snapshot()), secrets_epoch));
+      // The epoch comes from the same Secrets snapshot the parse uses, and
+      // ignores our own bootstrap Secret: writing it re-parses nothing.
+      std::vector<std::shared_ptr<const json>> secrets = c.secrets.SharedSnapshot();
+      uint64_t secrets_epoch = secrets_epoch_of.Update(secrets);
+      shell.SetCandidates(policy_cache.Candidates(c.policies.SharedSnapshot(),
+                                                  SecretsFrom(secrets, bootstrap), secrets_epoch));
       sync_log.Mark("parsed");
     }
     const reconcile::RenderResult* result = shell.Render();
@@ -310,9 +350,8 @@ int RunCluster(const OperatorFlags& flags) {
     if (result->config.sha256 != bootstrap_sha &&
         std::chrono::steady_clock::now() >= next_bootstrap_attempt) {
       // The bootstrap holds secrets: a Secret, never a ConfigMap (see README).
-      auto w = c.writer.ApplySecret(
-          proxy_ns, flags.config_map,
-          {{kBootstrapKey, Gzip(policy::SerializeFleetConfig(result->config))}});
+      auto w = c.writer.ApplySecret(proxy_ns, flags.config_map,
+                                    {{kBootstrapKey, GzipEnvelope(result->config)}});
       if (w.ok()) bootstrap_sha = result->config.sha256;
       if (!w.ok()) {
         // Not again on every tick: a Secret the API refuses (e.g. over its

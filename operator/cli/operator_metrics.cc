@@ -1,9 +1,16 @@
 #include "operator/cli/operator_metrics.h"
 
 #include <cpprest/http_listener.h>
+#include <netinet/in.h>
 #include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <exception>
+#include <filesystem>
+#include <map>
+#include <system_error>
 
 namespace gatehouse::operator_cli {
 namespace {
@@ -32,6 +39,38 @@ prometheus::Family<prometheus::Gauge>& ProxiesFamily(prometheus::Registry& r) {
       .Name("gatehouse_operator_proxies")
       .Help("Proxies of the fleet by state.")
       .Register(r);
+}
+
+// Listening TCP sockets of this process: fd -> local port. The cpprest
+// listener does not tell which port it bound ("HOST:0" picks one), so Start
+// reads it back from the socket that opening the listener added.
+std::map<int, int> ListeningPorts() {
+  std::map<int, int> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    try {
+      fd = std::stoi(entry.path().filename().string());
+    } catch (const std::exception&) {
+      continue;
+    }
+    struct stat st {};
+    int accepting = 0;
+    socklen_t length = sizeof(accepting);
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 || accepting == 0) {
+      continue;
+    }
+    sockaddr_storage address{};
+    socklen_t address_length = sizeof(address);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0) continue;
+    if (address.ss_family == AF_INET) {
+      out[fd] = ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+      out[fd] = ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -102,7 +141,17 @@ Status AdminServer::Start(const std::string& address) {
         request.reply(http::status_codes::NotFound, "not found\n", "text/plain");
       }
     });
+    const std::map<int, int> before = ListeningPorts();
     impl_->listener->open().wait();
+    // The port actually bound: the one asked for, or the new listening socket's.
+    const size_t colon = address.rfind(':');
+    const std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+    port_ = impl_->listener->uri().port();
+    for (const auto& [fd, port] : ListeningPorts()) {
+      auto it = before.find(fd);
+      if (it == before.end() || it->second != port) port_ = port;
+    }
+    spdlog::info("admin on {}:{}", host, port_);
     return Status::Ok();
   } catch (const std::exception& e) {
     return UnavailableError("cannot listen on " + address + ": " + e.what());

@@ -37,15 +37,21 @@ struct OperatorMetrics {
 };
 
 // A tiny HTTP server (cpprest listener) for health and metrics.
+//   AdminServer admin(metrics, ready);
+//   admin.Start("127.0.0.1:0");  // then admin.port()
 class AdminServer {
  public:
   AdminServer(const OperatorMetrics& metrics, std::function<bool()> ready);
   ~AdminServer();
-  Status Start(const std::string& address);  // "HOST:PORT"
+  // "HOST:PORT"; PORT 0 binds a free port. Logs "admin on HOST:PORT" with
+  // the port bound (what tests and scripts read to find it).
+  Status Start(const std::string& address);
+  int port() const { return port_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  int port_ = 0;
 };
 
 }  // namespace gatehouse::operator_cli

@@ -2,6 +2,7 @@
 
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
+#include <cpprest/rawptrstream.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -177,7 +178,11 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url, bool query
     }
     auto start = std::chrono::steady_clock::now();
     http::http_request put = ConfigRequest(http::methods::PUT, tls_);
-    put.set_body(body, "application/json");
+    // Read in place (no per-proxy copy of a config of many MB): `body`
+    // outlives the request, which completes before this returns.
+    concurrency::streams::rawptr_buffer<uint8_t> bytes(
+        reinterpret_cast<const uint8_t*>(body.data()), body.size());
+    put.set_body(concurrency::streams::istream(bytes), body.size(), "application/json");
     http::http_response pushed = client->request(put).get();
     json reply = ParseAnswer(pushed);
     answer.push_seconds =

@@ -120,14 +120,6 @@ PolicyOutcome MakeOutcome(const Entry& entry, bool in_config, int64_t enforced_g
   return out;
 }
 
-// The config bytes; the models are copied only for the duration of the call.
-std::string RenderContent(const std::vector<SharedPolicy>& policies) {
-  std::vector<AccessPolicy> models;
-  models.reserve(policies.size());
-  for (const SharedPolicy& p : policies) models.push_back(*p);
-  return policy::RenderFleetConfigContent(models);
-}
-
 int64_t NextVersion(const RenderState& previous, const std::string& sha, int64_t floor) {
   bool changed = previous.version == 0 || sha != previous.sha256;
   if (!changed && previous.version >= floor) return previous.version;
@@ -153,8 +145,8 @@ RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
   }
   if (substituted) refused = CompileEntries(check, &entries);
 
-  // Shared pointers into the candidates / previous state: no model is copied
-  // here; only RenderFleetConfigContent's input vector holds copies, briefly.
+  // Shared pointers into the candidates / previous state: no model is copied,
+  // here or by the render.
   std::vector<SharedPolicy> final_policies;
   for (const auto& [key, entry] : entries) {
     if (refused.count(key)) continue;
@@ -166,7 +158,7 @@ RenderResult RenderFleet(const std::vector<PolicyCandidate>& candidates,
   }
 
   RenderResult result;
-  std::string content = RenderContent(final_policies);
+  std::string content = policy::RenderFleetConfigContent(final_policies);
   std::string sha = policy::Sha256Hex(content);
   int64_t version = NextVersion(previous, sha, version_floor);
   result.changed = version != previous.version || sha != previous.sha256;

@@ -114,4 +114,29 @@ std::vector<PolicyCandidate> PolicyCache::Candidates(
   return out;
 }
 
+uint64_t SecretsEpoch::Update(const std::vector<std::shared_ptr<const nlohmann::json>>& secrets) {
+  std::string fingerprint;
+  for (const auto& secret : secrets) {
+    if (secret == nullptr || !secret->is_object()) continue;
+    auto meta = secret->find("metadata");
+    if (meta == secret->end() || !meta->is_object()) continue;
+    auto text = [&](const char* field) -> std::string {
+      auto it = meta->find(field);
+      return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
+    };
+    std::string key = text("namespace") + "/" + text("name");
+    if (key == ignored_) continue;
+    // An object without a resourceVersion (never served by the API) cannot
+    // be told apart from its edits: count it as changed every time.
+    std::string version = text("resourceVersion");
+    if (version.empty()) version = "?" + std::to_string(epoch_);
+    fingerprint += key + "@" + version + "\n";
+  }
+  if (fingerprint != fingerprint_ || epoch_ == 0) {
+    fingerprint_ = std::move(fingerprint);
+    ++epoch_;
+  }
+  return epoch_;
+}
+
 }  // namespace gatehouse::reconcile

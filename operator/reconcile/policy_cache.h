@@ -64,4 +64,24 @@ class PolicyCache {
   int64_t parses_ = 0;
 };
 
+// The Secrets epoch for PolicyCache, from snapshots of the Secrets cache:
+// moves only when a Secret was added, removed or got a new resourceVersion,
+// and never for the one Secret named in `ignored` ("namespace/name": the
+// operator's own bootstrap Secret, which it rewrites after every change and
+// whose write would otherwise re-parse every policy).
+//
+//   SecretsEpoch epoch("gatehouse-system/gatehouse-fleet-config");
+//   cache.Candidates(policies, secrets, epoch.Update(c.secrets.SharedSnapshot()));
+class SecretsEpoch {
+ public:
+  explicit SecretsEpoch(std::string ignored) : ignored_(std::move(ignored)) {}
+  uint64_t Update(const std::vector<std::shared_ptr<const nlohmann::json>>& secrets);
+  uint64_t epoch() const { return epoch_; }
+
+ private:
+  std::string ignored_;
+  std::string fingerprint_;  // "ns/name@resourceVersion\n" per Secret, in snapshot order
+  uint64_t epoch_ = 0;
+};
+
 }  // namespace gatehouse::reconcile

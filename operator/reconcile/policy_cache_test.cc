@@ -237,5 +237,59 @@ TEST(PolicyCacheTest, DeletedPoliciesLeaveAndOutputIsSortedByKey) {
   EXPECT_EQ(HostOf(back[0]), "a.example.com");
 }
 
+std::shared_ptr<const json> SecretObject(const std::string& ns, const std::string& name,
+                                         const std::string& version) {
+  json meta = {{"namespace", ns}, {"name", name}};
+  if (!version.empty()) meta["resourceVersion"] = version;
+  return std::make_shared<const json>(json{{"metadata", meta}, {"data", json::object()}});
+}
+
+TEST(SecretsEpochTest, MovesOnlyForSecretsOtherThanTheIgnoredOne) {
+  using Snapshot = std::vector<std::shared_ptr<const json>>;
+  const Snapshot base = {SecretObject("sys", "fleet", "1"), SecretObject("team", "oidc", "5")};
+  struct Case {
+    std::string name;
+    Snapshot next;
+    bool moves;
+  };
+  const std::vector<Case> cases = {
+      {"same snapshot", base, false},
+      {"bootstrap Secret rewritten", {SecretObject("sys", "fleet", "2"), base[1]}, false},
+      {"bootstrap Secret deleted", {base[1]}, false},
+      {"referenced Secret edited", {base[0], SecretObject("team", "oidc", "6")}, true},
+      {"Secret added", {base[0], base[1], SecretObject("team", "new", "7")}, true},
+      {"Secret deleted", {base[0]}, true},
+      {"same name in another namespace",
+       {base[0], base[1], SecretObject("other", "fleet", "8")},
+       true},
+      {"no resourceVersion", {base[0], base[1], SecretObject("team", "x", "")}, true},
+  };
+  for (const Case& c : cases) {
+    SecretsEpoch epoch("sys/fleet");
+    uint64_t first = epoch.Update(base);
+    EXPECT_GT(first, 0u) << c.name;
+    EXPECT_EQ(epoch.Update(base), first) << c.name;
+    uint64_t next = epoch.Update(c.next);
+    EXPECT_EQ(next != first, c.moves) << c.name;
+    EXPECT_EQ(epoch.epoch(), next) << c.name;
+  }
+}
+
+TEST(SecretsEpochTest, BootstrapWriteKeepsEveryParse) {
+  // The scenario behind SecretsEpoch: the operator's own bootstrap write comes
+  // back through the Secrets informer; the policies must not be parsed again.
+  PolicyCache cache;
+  SecretsEpoch epoch("sys/fleet");
+  auto policy = Compact(PolicyObject("p1", 3, "a.example.com"));
+  cache.Candidates({policy}, {}, epoch.Update({SecretObject("team", "oidc", "1")}));
+  ASSERT_EQ(cache.parses(), 1);
+  cache.Candidates(
+      {policy}, {},
+      epoch.Update({SecretObject("sys", "fleet", "9"), SecretObject("team", "oidc", "1")}));
+  EXPECT_EQ(cache.parses(), 1);
+  cache.Candidates({policy}, {}, epoch.Update({SecretObject("team", "oidc", "2")}));
+  EXPECT_EQ(cache.parses(), 2);
+}
+
 }  // namespace
 }  // namespace gatehouse::reconcile

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
@@ -27,108 +28,6 @@ constexpr size_t kMaxReportedErrors = 20;
 // hand-built model; both parsers reject it) is replaced rather than thrown.
 std::string Canonical(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-json SecretRefToJson(const SecretRef& ref) { return {{"name", ref.name}, {"key", ref.key}}; }
-
-json IssuerToJson(const auth::IssuerConfig& issuer) {
-  json algorithms = json::array();
-  for (auth::JwsAlgorithm alg : issuer.algorithms)
-    algorithms.push_back(auth::JwsAlgorithmName(alg));
-  return {{"issuer", issuer.issuer},
-          {"audiences", issuer.audiences},
-          {"jwksUri", issuer.jwks_uri},
-          {"groupsClaim", issuer.groups_claim},
-          {"emailClaim", issuer.email_claim},
-          {"userClaim", issuer.user_claim},
-          {"algorithms", std::move(algorithms)}};
-}
-
-json AuthenticationToJson(const AuthenticationSpec& auth) {
-  json issuers = json::array();
-  for (const auth::IssuerConfig& issuer : auth.issuers) issuers.push_back(IssuerToJson(issuer));
-  json out = {{"issuers", std::move(issuers)}};
-  if (auth.login) {
-    out["login"] = {{"issuer", auth.login->issuer},
-                    {"clientID", auth.login->client_id},
-                    {"clientSecretRef", SecretRefToJson(auth.login->client_secret_ref)},
-                    {"scopes", auth.login->scopes}};
-  }
-  return out;
-}
-
-json RuleToJson(const RuleSpec& rule) {
-  json claims = json::object();
-  for (const auto& [claim, values] : rule.from.claims) claims[claim] = values;
-  json from = {{"public", rule.from.is_public},  {"groups", rule.from.groups},
-               {"emails", rule.from.emails},     {"emailDomains", rule.from.email_domains},
-               {"subjects", rule.from.subjects}, {"claims", std::move(claims)},
-               {"ipBlocks", rule.from.ip_blocks}};
-  return {{"name", rule.name},
-          {"action", rule.action == RuleAction::kDeny ? "Deny" : "Allow"},
-          {"methods", rule.methods},
-          {"paths", rule.paths},
-          {"from", std::move(from)}};
-}
-
-json SpecToJson(const AccessPolicySpec& spec) {
-  json upstream = {{"timeoutSeconds", spec.upstream.timeout_seconds}};
-  if (spec.upstream.service) {
-    upstream["service"] = {{"name", spec.upstream.service->name},
-                           {"port", spec.upstream.service->port}};
-  } else {
-    upstream["url"] = spec.upstream.url;
-  }
-  json rules = json::array();
-  for (const RuleSpec& rule : spec.rules) rules.push_back(RuleToJson(rule));
-  const IdentityHeadersSpec& headers = spec.identity_headers;
-  json out = {{"hosts", spec.hosts},
-              {"pathPrefix", spec.path_prefix},
-              {"upstream", std::move(upstream)},
-              {"authentication", AuthenticationToJson(spec.authentication)},
-              {"rules", std::move(rules)},
-              {"identityHeaders",
-               {{"user", headers.user},
-                {"email", headers.email},
-                {"groups", headers.groups},
-                {"assertion", headers.assertion},
-                {"forwardToken", headers.forward_token}}},
-              {"mode", spec.mode == PolicyMode::kAudit ? "Audit" : "Enforce"}};
-  if (spec.metabase) {
-    out["metabase"] = {{"sharedSecretRef", SecretRefToJson(spec.metabase->shared_secret_ref)}};
-  }
-  if (spec.rate_limit) {
-    out["rateLimit"] = {{"requestsPerMinute", spec.rate_limit->requests_per_minute},
-                        {"burst", spec.rate_limit->burst},
-                        {"key", spec.rate_limit->key == RateLimitKey::kIp ? "ip" : "identity"}};
-  }
-  return out;
-}
-
-json PolicyToJson(const AccessPolicy& policy) {
-  json metadata = {{"namespace", policy.namespace_name},
-                   {"name", policy.name},
-                   {"generation", policy.generation}};
-  // Unknown (local mode) timestamps and uids are left out rather than written empty.
-  if (!policy.creation_timestamp.empty()) metadata["creationTimestamp"] = policy.creation_timestamp;
-  if (!policy.uid.empty()) metadata["uid"] = policy.uid;
-  return {{"apiVersion", kAccessPolicyApiVersion},
-          {"kind", kAccessPolicyKind},
-          {"metadata", std::move(metadata)},
-          {"spec", SpecToJson(policy.spec)}};
-}
-
-void CollectSecrets(const AccessPolicy& policy, std::map<std::string, std::string>* out) {
-  auto add = [&](const SecretRef& ref, const std::string& value) {
-    (*out)[policy.namespace_name + "/" + ref.name + "/" + ref.key] = EncodeBase64(value);
-  };
-  if (policy.spec.authentication.login) {
-    add(policy.spec.authentication.login->client_secret_ref,
-        policy.spec.authentication.login->client_secret);
-  }
-  if (policy.spec.metabase) {
-    add(policy.spec.metabase->shared_secret_ref, policy.spec.metabase->shared_secret);
-  }
 }
 
 // nlohmann parses iteratively but dumps and compares recursively: refuse
@@ -213,28 +112,6 @@ std::string Sha256Hex(std::string_view bytes) {
   return out;
 }
 
-std::string RenderFleetConfigContent(const std::vector<AccessPolicy>& policies) {
-  // Sort rendered policies by namespace/name, then by bytes, so the output does
-  // not depend on input order even for (invalid) duplicate names.
-  std::vector<std::pair<std::pair<std::string, std::string>, std::string>> rendered;
-  rendered.reserve(policies.size());
-  for (const AccessPolicy& policy : policies) {
-    rendered.push_back({{policy.namespace_name, policy.name}, Canonical(PolicyToJson(policy))});
-  }
-  std::sort(rendered.begin(), rendered.end());
-  std::map<std::string, std::string> secrets;
-  for (const AccessPolicy& policy : policies) CollectSecrets(policy, &secrets);
-  std::string out = "{\"policies\":[";
-  for (size_t i = 0; i < rendered.size(); ++i) {
-    if (i > 0) out += ',';
-    out += rendered[i].second;
-  }
-  out += "],\"secrets\":";
-  out += Canonical(json(secrets));
-  out += '}';
-  return out;
-}
-
 FleetConfig MakeFleetConfig(int64_t version, const std::vector<AccessPolicy>& policies) {
   FleetConfig config;
   config.version = version;
@@ -247,8 +124,11 @@ std::string SerializeFleetConfig(const FleetConfig& config) {
   // Header line + raw content: the content bytes travel verbatim (no JSON
   // string escaping to undo), so the digest is checked over exactly what was
   // rendered and a 20 MB config costs one scan, not a second JSON parse.
-  return Canonical({{"version", config.version}, {"sha256", config.sha256}}) + "\n" +
-         config.content;
+  return FleetConfigHeader(config) + config.content;
+}
+
+std::string FleetConfigHeader(const FleetConfig& config) {
+  return Canonical({{"version", config.version}, {"sha256", config.sha256}}) + "\n";
 }
 
 StatusOr<FleetConfigView> ParseFleetConfigEnvelopeView(std::string_view bytes) {

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,13 @@ struct FleetConfig {
 inline constexpr size_t kMaxFleetConfigBytes = 256 * 1024 * 1024;
 
 std::string RenderFleetConfigContent(const std::vector<AccessPolicy>& policies);
+// The same bytes from shared models (the operator's, not copied; null entries
+// are skipped), written straight into one string sized from the first policy.
+std::string RenderFleetConfigContent(
+    const std::vector<std::shared_ptr<const AccessPolicy>>& policies);
+// The envelope's header line, "\n" included: SerializeFleetConfig(c) is
+// FleetConfigHeader(c) + c.content (for writers that stream the two parts).
+std::string FleetConfigHeader(const FleetConfig& config);
 FleetConfig MakeFleetConfig(int64_t version, const std::vector<AccessPolicy>& policies);
 std::string SerializeFleetConfig(const FleetConfig& config);
 

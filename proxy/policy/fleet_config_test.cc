@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
@@ -262,6 +264,79 @@ TEST(FleetConfigTest, RejectsDuplicatePoliciesAndBadEnvelopes) {
   };
   for (const Case& c : bad) EXPECT_FALSE(ParseFleetConfigEnvelope(c.bytes).ok()) << c.name;
   EXPECT_TRUE(ParseFleetConfigEnvelope("{\"sha256\":\"" + empty_sha + "\",\"version\":1}\n").ok());
+}
+
+// Hostile and unusual strings in every kind of field, and every optional branch.
+std::vector<AccessPolicy> OddPolicies() {
+  std::vector<AccessPolicy> out = Variants();
+  const std::vector<std::string> odd = {"q\"uote",
+                                        "back\\slash",
+                                        "ctl\x01\x1f\x7f",
+                                        "tab\tnl\n",
+                                        "caf\xc3\xa9 \xe2\x82\xac",
+                                        "bad\xff\xfe utf8\xc3",
+                                        ""};
+  AccessPolicy base = out.front();
+  for (size_t i = 0; i < odd.size(); ++i) {
+    AccessPolicy p = base;
+    p.name = "odd-" + std::to_string(i);
+    p.uid = odd[i];
+    p.spec.hosts.push_back(odd[i]);
+    p.spec.path_prefix = odd[i];
+    p.spec.upstream.service =
+        i % 2 ? std::optional<ServiceRef>(ServiceRef{odd[i], 8080}) : std::nullopt;
+    p.spec.upstream.url = odd[i];
+    RuleSpec rule;
+    rule.name = odd[i];
+    rule.action = i % 2 ? RuleAction::kDeny : RuleAction::kAllow;
+    rule.methods = {odd[i], "GET"};
+    rule.paths = {odd[i]};
+    rule.from.claims = {{odd[i], {odd[i], "x"}}, {"a", {}}, {"zz", {"1"}}};
+    rule.from.groups = {odd[i]};
+    rule.from.ip_blocks = {"10.0.0.0/8"};
+    p.spec.rules.push_back(rule);
+    p.spec.identity_headers.user = odd[i];
+    p.spec.authentication.login =
+        LoginSpec{odd[i], odd[i], SecretRef{"s" + std::to_string(i), odd[i]}, {odd[i]}, odd[i]};
+    p.spec.metabase = MetabaseSpec{SecretRef{"m", "k" + std::to_string(i)}, odd[i]};
+    out.push_back(p);
+  }
+  // Two policies with one name (invalid, hand-built): still one order of bytes.
+  AccessPolicy twin = base;
+  twin.generation = base.generation + 1;
+  out.push_back(twin);
+  return out;
+}
+
+TEST(FleetConfigTest, DirectWriterBytesAreNlohmannCanonical) {
+  // The writer writes keys in sorted order by hand: parsing its output and
+  // dumping it canonically must give the very same bytes.
+  const std::string rendered = RenderFleetConfigContent(OddPolicies());
+  nlohmann::json tree = nlohmann::json::parse(rendered, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(tree.is_discarded());
+  EXPECT_EQ(tree.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), rendered);
+  EXPECT_EQ(tree["policies"].size(), OddPolicies().size());
+}
+
+TEST(FleetConfigTest, SharedOverloadRendersTheSameBytesInAnyOrder) {
+  std::vector<AccessPolicy> policies = OddPolicies();
+  const std::string expected = RenderFleetConfigContent(policies);
+  std::vector<std::shared_ptr<const AccessPolicy>> shared;
+  for (const AccessPolicy& p : policies) shared.push_back(std::make_shared<AccessPolicy>(p));
+  shared.push_back(nullptr);  // skipped
+  std::mt19937 rng(11);       // fixed seed: the same permutations every run
+  for (int i = 0; i < 10; ++i) {
+    std::shuffle(shared.begin(), shared.end(), rng);
+    ASSERT_EQ(RenderFleetConfigContent(shared), expected) << "permutation " << i;
+  }
+  EXPECT_EQ(RenderFleetConfigContent(std::vector<std::shared_ptr<const AccessPolicy>>{}),
+            "{\"policies\":[],\"secrets\":{}}");
+}
+
+TEST(FleetConfigTest, HeaderPlusContentIsTheEnvelope) {
+  FleetConfig config = MakeFleetConfig(7, TestdataPolicies());
+  EXPECT_EQ(FleetConfigHeader(config) + config.content, SerializeFleetConfig(config));
+  EXPECT_EQ(FleetConfigHeader(config).back(), '\n');
 }
 
 }  // namespace

@@ -113,9 +113,14 @@ export class ResourceService {
         atRv = rv;
       }
     }
+    // The stored objects themselves (read only) while filtering and paging.
+    // The store never modifies a stored object in place (a write replaces
+    // it), so the page handed out is a shallow copy of each (present() sets
+    // apiVersion/kind on the copy): a 10,000-object list is not deep-copied.
+    const scope = type.namespaced ? namespace : null;
     let items = atRv === current
-      ? this.store_.list(storageKey(type), type.namespaced ? namespace : null)
-      : this.store_.listAt(storageKey(type), type.namespaced ? namespace : null, atRv);
+      ? this.store_.list(storageKey(type), scope, { clone: false })
+      : this.store_.listAt(storageKey(type), scope, atRv, { clone: false });
     items = items.filter(matches);
     const idOf = (o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     if (startAfter !== null) items = items.filter((o) => idOf(o) > startAfter);
@@ -126,7 +131,7 @@ export class ResourceService {
       out.continue = Buffer.from(JSON.stringify({ rv: atRv, start: idOf(out.items.at(-1)) })).toString('base64url');
       out.remainingItemCount = items.length - limit;
     }
-    out.items = out.items.map((o) => this.present(type, o));
+    out.items = out.items.map((o) => this.present(type, { ...o }));
     return out;
   }
 

@@ -9,7 +9,9 @@
 //   store.eventsSince(rv)        // [{rv, type, key, object, prev}] or null when rv is compacted
 //   store.compact();             // every older resourceVersion becomes "too old"
 //
-// Objects handed in are owned by the store afterwards; objects handed out are clones.
+// Objects handed in are owned by the store afterwards and never modified in
+// place (a write replaces them); objects handed out are clones, except from
+// list/listAt with { clone: false } (read-only views, for paging).
 
 export class Store {
   constructor({ historyLimit = 1000 } = {}) {
@@ -41,26 +43,30 @@ export class Store {
   }
 
   // Current objects of one storage key, optionally one namespace, ordered by namespace/name.
-  list(key, namespace) {
+  // Clones unless { clone: false }: then the stored objects themselves, which
+  // the caller must not modify (a list pages through them and clones the page).
+  list(key, namespace, { clone = true } = {}) {
     const out = [];
     for (const [id, obj] of this.bucket_(key)) {
       if (namespace && !id.startsWith(`${namespace}/`)) continue;
       out.push([id, obj]);
     }
     out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return out.map(([, obj]) => structuredClone(obj));
+    return out.map(([, obj]) => (clone ? structuredClone(obj) : obj));
   }
 
-  // The objects of `key` as they were at resourceVersion `rv` (rv >= floor), rebuilt from history.
-  listAt(key, namespace, rv) {
-    const state = new Map(this.list(key, namespace).map((o) => [idOf(o), o]));
+  // The objects of `key` as they were at resourceVersion `rv` (rv >= floor),
+  // rebuilt from history. Clones unless { clone: false } (see list).
+  listAt(key, namespace, rv, { clone = true } = {}) {
+    const state = new Map(this.list(key, namespace, { clone: false }).map((o) => [idOf(o), o]));
     for (let i = this.history_.length - 1; i >= 0 && this.history_[i].rv > rv; i--) {
       const ev = this.history_[i];
       if (ev.key !== key || (namespace && ev.object.metadata.namespace !== namespace)) continue;
       if (ev.type === 'ADDED') state.delete(idOf(ev.object));
-      else state.set(idOf(ev.object), structuredClone(ev.prev));
+      else state.set(idOf(ev.object), ev.prev);
     }
-    return [...state.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, o]) => o);
+    return [...state.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([, o]) => (clone ? structuredClone(o) : o));
   }
 
   // Commits a create (ADDED) or update (MODIFIED); returns the stored object's clone.
