@@ -8,15 +8,19 @@
 //
 //   gate.Check(request_head, client, [&](GateVerdict verdict) {
 //     if (verdict.local_response) WriteLocal(*verdict.local_response);   // 401/403/302/404/429...
-//     else Forward(*verdict.upstream, verdict.upstream_target, request_head);  // headers rewritten
+//     else Forward(*verdict.upstream, verdict.upstream_target, request_head,
+//                  verdict.added_fields);  // client copies stripped; gate's fields apart
 //     ... when the exchange is over: gate.Finish(verdict, outcome);
 //   });
 //
 // Division of labour:
 // - The gate owns every security header: it removes client-sent identity
 //   headers, X-Gatehouse-*, Authorization (unless forwardToken), the session
-//   cookie, and sets the identity headers, the assertion, X-Forwarded-For,
-//   X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id on `request_head`.
+//   cookie from `request_head`, and puts the identity headers, the assertion,
+//   X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id in
+//   `verdict.added_fields` (validated lines, added_fields.h), which the data
+//   path sends after the request's own fields on every head it forwards
+//   (first try, retry, WebSocket upgrade).
 // - The data path owns HTTP mechanics: framing, smuggling checks (it never
 //   calls Check() for a request it cannot frame safely: it answers 400 and
 //   closes), hop-by-hop headers (RFC 9110 section 7.6.1), Host for the
@@ -34,6 +38,7 @@
 #include <string>
 
 #include "proxy/policy/ip_block.h"
+#include "proxy/server/added_fields.h"
 
 namespace gatehouse::server {
 
@@ -75,6 +80,9 @@ struct GateVerdict {
   // normalized, base path applied, query preserved).
   std::shared_ptr<const UpstreamTarget> upstream;
   std::string upstream_target;
+  // The fields the gate adds to the forwarded request (one value per name,
+  // every byte checked); the client's copies are already gone from the head.
+  AddedFields added_fields;
   std::unique_ptr<GateContext> context;
 };
 

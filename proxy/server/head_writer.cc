@@ -28,7 +28,7 @@ bool IsToken(std::string_view text) {
 
 std::string_view View(boost::beast::string_view text) { return {text.data(), text.size()}; }
 
-bool AppendFields(std::string& out, const http::fields& fields) {
+bool AppendFields(std::string& out, const http::fields& fields, std::string_view added) {
   for (const auto& field : fields) {
     const std::string_view name = View(field.name_string());
     const std::string_view value = View(field.value());
@@ -42,6 +42,8 @@ bool AppendFields(std::string& out, const http::fields& fields) {
     out.append(value);
     out.append("\r\n", 2);
   }
+  // Lines that passed AddedFields::Add (token name, safe value, CRLF-ended).
+  out.append(added);
   out.append("\r\n", 2);
   return true;
 }
@@ -59,6 +61,10 @@ void AppendDecimal(std::string& out, unsigned value) {
 }  // namespace
 
 bool AppendRequestHead(std::string& out, const RequestHead& head) {
+  return AppendRequestHead(out, head, AddedFields());
+}
+
+bool AppendRequestHead(std::string& out, const RequestHead& head, const AddedFields& added) {
   const std::string_view method = View(head.method_string());
   const std::string_view target = View(head.target());
   // The target goes on the request line as is: one byte outside VCHAR and
@@ -72,7 +78,7 @@ bool AppendRequestHead(std::string& out, const RequestHead& head) {
   out.push_back(' ');
   out.append(target);
   out.append(head.version() >= 11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
-  return AppendFields(out, head);
+  return AppendFields(out, head, added.text());
 }
 
 bool AppendResponseHead(std::string& out, const http::response_header<>& head) {
@@ -85,7 +91,7 @@ bool AppendResponseHead(std::string& out, const http::response_header<>& head) {
   out.push_back(' ');
   out.append(reason);
   out.append("\r\n", 2);
-  return AppendFields(out, head);
+  return AppendFields(out, head, {});
 }
 
 void AppendChunkSize(std::string& out, std::size_t size) {

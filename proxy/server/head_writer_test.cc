@@ -112,6 +112,74 @@ TEST(HeadWriterTest, RefusesUnsafeRequestLineAndReason) {
   EXPECT_FALSE(AppendResponseHead(out, response));
 }
 
+TEST(HeadWriterTest, AddedFieldsFollowTheRequestsOwn) {
+  RequestHead head;
+  head.method(http::verb::get);
+  head.target("/a");
+  head.version(11);
+  head.set(http::field::host, "up.test");
+  AddedFields added;
+  ASSERT_TRUE(added.Add("X-Forwarded-For", "10.0.0.1"));
+  ASSERT_TRUE(added.Add("X-Request-Id", "abc"));
+  std::string out;
+  ASSERT_TRUE(AppendRequestHead(out, head, added));
+  EXPECT_EQ(out,
+            "GET /a HTTP/1.1\r\nHost: up.test\r\nX-Forwarded-For: 10.0.0.1\r\n"
+            "X-Request-Id: abc\r\n\r\n");
+  EXPECT_EQ(added.Find("x-request-id"), "abc");
+  EXPECT_EQ(added.Find("X-REQUEST-ID"), "abc");
+  EXPECT_FALSE(added.Find("X-Request-I"));
+}
+
+TEST(AddedFieldsTest, RefusesWhatWouldBreakFramingOrDoubleAName) {
+  // Security: a claim value is attacker-influenced; an added line must never
+  // carry a second header or message, and each name gets one value.
+  const std::vector<FieldCase> cases = {
+      {"X-Forwarded-User", "alice", true},
+      {"X-Forwarded-User", "alice\r\nX-Admin: 1", false},
+      {"X-Forwarded-User", "alice\nX-Admin: 1", false},
+      {"X-Forwarded-User", "alice\rX-Admin: 1", false},
+      {"X-Forwarded-User", std::string("a\0b", 3), false},
+      {"X-Forwarded-User", "a\x7f", false},
+      {"X-Forwarded-User", "j\xc3\xa9r\xc3\xb4me", false},
+      {"X-Forwarded-User", "tab\tinside", false},
+      {"X-Forwarded-User", "ok ~!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}", true},
+      {"X-Forwarded-User", "sixteen bytes ok" + std::string("\r"), false},  // in the tail
+      {"X-Forwarded-User", std::string("\x1f") + "first of a word", false},
+      {"X-Forwarded-User", "seven b\x80 in a word", false},
+      {"X-Forwarded-User", "0123456\x7f", false},
+      {"X-Forwarded User", "v", false},
+      {"X-Forwarded-User:", "v", false},
+      {"", "v", false},
+      {"X-Forwarded-User\r\nX-Admin", "v", false},
+  };
+  for (const FieldCase& c : cases) {
+    SCOPED_TRACE(c.name + " = " + c.value);
+    AddedFields added;
+    EXPECT_EQ(added.Add(c.name, c.value), c.writable);
+    if (!c.writable) {
+      EXPECT_TRUE(added.empty()) << "nothing written when refused";
+    }
+  }
+  AddedFields added;
+  ASSERT_TRUE(added.Add("X-Forwarded-User", "alice"));
+  EXPECT_FALSE(added.Add("x-forwarded-user", "mallory")) << "a second value for the name";
+  EXPECT_FALSE(added.Add("X-FORWARDED-USER", "mallory"));
+  EXPECT_EQ(added.text(), "X-Forwarded-User: alice\r\n");
+  ASSERT_TRUE(added.Add("X-Forwarded-Userx", "other"));  // a different name
+  EXPECT_EQ(added.Find("X-Forwarded-User"), "alice");
+  EXPECT_EQ(added.Find("X-Forwarded-Userx"), "other");
+  // Bounded: a 17th name or a value past 16 KiB in all is refused.
+  AddedFields many;
+  for (std::size_t i = 0; i < AddedFields::kMaxFields; ++i) {
+    ASSERT_TRUE(many.Add("X-N" + std::to_string(i), "v"));
+  }
+  EXPECT_FALSE(many.Add("X-One-Too-Many", "v"));
+  AddedFields big;
+  EXPECT_FALSE(big.Add("X-Big", std::string(AddedFields::kMaxBytes, 'a')));
+  EXPECT_TRUE(big.empty());
+}
+
 TEST(HeadWriterTest, ChunkSizesAreLowercaseHex) {
   const std::vector<std::pair<std::size_t, std::string>> cases = {
       {1, "1\r\n"}, {15, "f\r\n"}, {16, "10\r\n"}, {65536, "10000\r\n"}, {0xabcdef, "abcdef\r\n"}};

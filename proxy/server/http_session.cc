@@ -249,7 +249,8 @@ asio::awaitable<bool> HttpSession::ServeRequest() {
   if (verdict.local_response) {
     outcome = co_await AnswerLocally(*verdict.local_response, side.keep_alive);
   } else if (verdict.upstream) {
-    UpstreamExchange exchange(loop_.resources, side, *verdict.upstream, verdict.upstream_target);
+    UpstreamExchange exchange(loop_.resources, side, *verdict.upstream, verdict.upstream_target,
+                              verdict.added_fields);
     const ExchangeResult result = co_await exchange.Run();
     outcome.status = result.status;
     outcome.upstream_time = result.upstream_time;

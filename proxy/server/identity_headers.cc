@@ -70,21 +70,6 @@ class NameSet {
   bool long_names_ = false;
 };
 
-// Removes every field named in `names` (every casing, every copy).
-void EraseNamed(RequestHead& request, const NameSet& names) {
-  for (auto it = request.begin(); it != request.end();) {
-    it = names.Contains(AsStd(it->name_string())) ? request.erase(it) : std::next(it);
-  }
-}
-
-// Inserts a field the caller has just made sure is absent. Beast's set()
-// would search for copies to remove first, and its name-only forms look the
-// name up in its table of known fields on every call.
-void InsertFresh(RequestHead& request, http::field field, std::string_view name,
-                 std::string_view value) {
-  request.insert(field, AsBeast(name), AsBeast(value));
-}
-
 }  // namespace
 
 IdentityHeaderNames IdentityHeaderNames::From(const policy::IdentityHeadersSpec& spec) {
@@ -166,27 +151,15 @@ void StripGatehouseCookies(RequestHead& request) {
   for (const std::string& value : kept_headers) request.insert(http::field::cookie, value);
 }
 
-void SetForwardingHeaders(RequestHead& request, const ClientInfo& client,
-                          std::string_view request_id) {
-  // Fresh values only: any copy already there (whatever its casing) goes first.
-  NameSet forwarding;
-  for (std::string_view n :
-       {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}) {
-    forwarding.Add(n);
-  }
-  EraseNamed(request, forwarding);
-  AddForwardingHeaders(request, client, request_id);
-}
-
-void AddForwardingHeaders(RequestHead& request, const ClientInfo& client,
-                          std::string_view request_id) {
+void AddForwardingHeaders(const RequestHead& request, const ClientInfo& client,
+                          std::string_view request_id, AddedFields& added) {
   const std::string_view host = AsStd(request[http::field::host]);
-  request.insert(http::field::unknown, "X-Forwarded-For", AsBeast(client.address_text));
-  request.insert(http::field::unknown, "X-Forwarded-Proto", client.tls ? "https" : "http");
-  if (!host.empty() && IsSafeHeaderValue(host)) {
-    request.insert(http::field::unknown, "X-Forwarded-Host", AsBeast(host));
-  }
-  request.insert(http::field::unknown, "X-Request-Id", AsBeast(request_id));
+  // Add() refuses an unsafe byte or a second value for a name: nothing the
+  // client sent can reach the upstream through these lines.
+  added.Add("X-Forwarded-For", client.address_text);
+  added.Add("X-Forwarded-Proto", client.tls ? "https" : "http");
+  if (!host.empty() && IsSafeHeaderValue(host)) added.Add("X-Forwarded-Host", host);
+  added.Add("X-Request-Id", request_id);
 }
 
 bool IsSafeHeaderValue(std::string_view value) {
@@ -213,33 +186,23 @@ std::string JoinSafeGroups(const std::vector<std::string>& groups) {
   return out;
 }
 
-void SetIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
-                        const auth::Identity& identity, std::string_view assertion) {
-  // Set, not added: whatever copy is there (whatever its casing) goes first.
-  NameSet identity_names;
-  for (const std::string* n : {&names.user, &names.email, &names.groups, &names.assertion}) {
-    identity_names.Add(*n);
-  }
-  EraseNamed(request, identity_names);
-  AddIdentityHeaders(request, names, identity, assertion);
-}
-
-void AddIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
-                        const auth::Identity& identity, std::string_view assertion) {
+void AddIdentityHeaders(const IdentityHeaderNames& names, const auth::Identity& identity,
+                        std::string_view assertion, AddedFields& added) {
+  // Security: a claim with a byte outside visible ASCII + space is not sent
+  // at all (checked here and again by Add(), which also refuses a CR, LF or
+  // NUL whoever calls it).
   if (!identity.user.empty() && IsSafeHeaderValue(identity.user)) {
-    InsertFresh(request, names.user_field, names.user, identity.user);
+    added.Add(names.user, identity.user);
   }
   if (!identity.email.empty() && IsSafeHeaderValue(identity.email)) {
-    InsertFresh(request, names.email_field, names.email, identity.email);
+    added.Add(names.email, identity.email);
   }
-  // Joined into a per-thread buffer: Beast copies the value, the buffer stays.
+  // Joined into a per-thread buffer: Add() copies the value, the buffer stays.
   thread_local std::string groups;
   groups.clear();
   AppendSafeGroups(groups, identity.groups);
-  if (!groups.empty()) InsertFresh(request, names.groups_field, names.groups, groups);
-  if (!assertion.empty()) {
-    InsertFresh(request, names.assertion_field, names.assertion, assertion);
-  }
+  if (!groups.empty()) added.Add(names.groups, groups);
+  if (!assertion.empty()) added.Add(names.assertion, assertion);
 }
 
 }  // namespace gatehouse::server

@@ -3,10 +3,11 @@
 // an identity the gate vouched for.
 //
 //   IdentityHeaderNames names = IdentityHeaderNames::From(policy.spec.identity_headers);
-//   StripClientHeaders(request, names);                       // every casing, every copy
-//   AddForwardingHeaders(request, client, request_id);        // X-Forwarded-*, X-Request-Id
-//   AddIdentityHeaders(request, names, identity, assertion);  // user/email/groups/assertion
-// (Set*Headers instead of Add*Headers when the request was not just stripped.)
+//   StripClientHeaders(request, names);                 // every casing, every copy
+//   AddForwardingHeaders(request, client, request_id, verdict.added_fields);
+//   AddIdentityHeaders(names, identity, assertion, verdict.added_fields);
+// The added fields go to the upstream after the request's own (gate.h,
+// added_fields.h); only after the strip is each name guaranteed one value.
 //
 // Stripped (Beast compares field names case-insensitively and erase() removes
 // every copy): the policy's four identity header names AND the four default
@@ -63,23 +64,17 @@ void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names);
 // Cookie headers (called by StripClientHeaders).
 void StripGatehouseCookies(RequestHead& request);
 
-// Sets X-Forwarded-For/-Proto/-Host and X-Request-Id (replacing any copy).
-void SetForwardingHeaders(RequestHead& request, const ClientInfo& client,
-                          std::string_view request_id);
+// Adds X-Forwarded-For/-Proto/-Host (from the request's Host) and
+// X-Request-Id to `added`. Call ONLY right after StripClientHeaders(request,
+// names), which removed the client's copies of every name added here and by
+// AddIdentityHeaders (otherwise the upstream could see two values).
+void AddForwardingHeaders(const RequestHead& request, const ClientInfo& client,
+                          std::string_view request_id, AddedFields& added);
 
-// Sets user/email/groups (safe values only) and, when non-empty, the assertion
-// (replacing any copy).
-void SetIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
-                        const auth::Identity& identity, std::string_view assertion);
-
-// The same two without looking for copies to replace, for the gate's request
-// path: ONLY right after StripClientHeaders(request, names), which has
-// removed every name they add (any other use could leave a client's copy
-// next to the gate's value).
-void AddForwardingHeaders(RequestHead& request, const ClientInfo& client,
-                          std::string_view request_id);
-void AddIdentityHeaders(RequestHead& request, const IdentityHeaderNames& names,
-                        const auth::Identity& identity, std::string_view assertion);
+// Adds user/email/groups (safe values only) and, when non-empty, the
+// assertion to `added`, under the policy's names. Same precondition.
+void AddIdentityHeaders(const IdentityHeaderNames& names, const auth::Identity& identity,
+                        std::string_view assertion, AddedFields& added);
 
 // True when every byte is visible ASCII or space (safe as a header value).
 bool IsSafeHeaderValue(std::string_view value);

@@ -140,31 +140,55 @@ TEST(IdentityHeadersTest, StripsEveryCasingAndRepetition) {
   for (const StripCase& c : cases) CheckStrip(c);
 }
 
-TEST(IdentityHeadersTest, IdentityHeadersReplaceEveryCopyInAnyCasing) {
-  // SetIdentityHeaders sets, never adds: a copy left in any casing or
-  // spelling next to the gate's value would be a second, unvouched value.
+// The value added under `name`, "" when none.
+std::string Added(const AddedFields& added, std::string_view name) {
+  return std::string(added.Find(name).value_or(""));
+}
+
+// The names added, one per line, in order.
+std::vector<std::string> AddedNames(const AddedFields& added) {
+  std::vector<std::string> names;
+  std::string_view rest = added.text();
+  while (!rest.empty()) {
+    names.emplace_back(rest.substr(0, rest.find(':')));
+    rest.remove_prefix(rest.find("\r\n") + 2);
+  }
+  return names;
+}
+
+TEST(IdentityHeadersTest, IdentityHeadersGoToTheAddedFieldsOnly) {
+  // After the strip, the client's copies (any casing or spelling) are gone
+  // from the head and the gate's values live in the added lines, once each.
   RequestHead head = HeadWith({{"x-forwarded-user", "spoof1"},
                                {"X-FORWARDED-EMAIL", "spoof2"},
                                {"X_Forwarded_Groups", "spoof3"},
                                {"X-Gatehouse-Assertion", "spoof4"},
                                {"X-Forwarded-User", "spoof5"}});
-  const auth::Identity identity{.user = "alice", .email = "a@example.com", .groups = {"g1", "g2"}};
-  SetIdentityHeaders(head, IdentityHeaderNames::From({}), identity, "signed");
-  EXPECT_EQ(head.count("X-Forwarded-User"), 1u);
-  EXPECT_EQ(AsStd(head["X-Forwarded-User"]), "alice");
-  EXPECT_EQ(AsStd(head["X-Forwarded-Email"]), "a@example.com");
-  EXPECT_EQ(AsStd(head["X-Forwarded-Groups"]), "g1,g2");
-  EXPECT_EQ(AsStd(head["X-Gatehouse-Assertion"]), "signed");
+  const IdentityHeaderNames names = IdentityHeaderNames::From({});
+  StripClientHeaders(head, names);
   for (const auto& field : head) {
     EXPECT_EQ(AsStd(field.value()).find("spoof"), std::string_view::npos)
         << AsStd(field.name_string());
   }
+  AddedFields added;
+  const auth::Identity identity{.user = "alice", .email = "a@example.com", .groups = {"g1", "g2"}};
+  AddIdentityHeaders(names, identity, "signed", added);
+  EXPECT_EQ(Added(added, "X-Forwarded-User"), "alice");
+  EXPECT_EQ(Added(added, "X-Forwarded-Email"), "a@example.com");
+  EXPECT_EQ(Added(added, "X-Forwarded-Groups"), "g1,g2");
+  EXPECT_EQ(Added(added, "X-Gatehouse-Assertion"), "signed");
+  EXPECT_EQ(AddedNames(added).size(), 4u);
+  // Adding again never gives a name a second value.
+  AddIdentityHeaders(names, identity, "other", added);
+  EXPECT_EQ(AddedNames(added).size(), 4u);
+  EXPECT_EQ(Added(added, "X-Gatehouse-Assertion"), "signed");
   // The groups buffer is reused between calls: a shorter list leaves nothing behind.
+  AddedFields second;
   const auth::Identity one_group{.user = "bob", .groups = {"x"}};
-  SetIdentityHeaders(head, IdentityHeaderNames::From({}), one_group, "");
-  EXPECT_EQ(AsStd(head["X-Forwarded-Groups"]), "x");
-  EXPECT_EQ(head.count("X-Forwarded-Email"), 0u);
-  EXPECT_EQ(head.count("X-Gatehouse-Assertion"), 0u);
+  AddIdentityHeaders(names, one_group, "", second);
+  EXPECT_EQ(Added(second, "X-Forwarded-Groups"), "x");
+  EXPECT_FALSE(second.Find("X-Forwarded-Email"));
+  EXPECT_FALSE(second.Find("X-Gatehouse-Assertion"));
 }
 
 TEST(IdentityHeadersTest, ForwardTokenKeepsAuthorization) {
@@ -176,30 +200,34 @@ TEST(IdentityHeadersTest, ForwardTokenKeepsAuthorization) {
   EXPECT_EQ(head.count("X-Forwarded-User"), 0u);
 }
 
-TEST(IdentityHeadersTest, ForwardingHeadersAreFresh) {
-  RequestHead head = HeadWith({});
+TEST(IdentityHeadersTest, ForwardingHeadersComeFromTheConnection) {
+  RequestHead head = HeadWith({{"x-forwarded-for", "6.6.6.6"}, {"X_FORWARDED_HOST", "evil"}});
   head.set(http::field::host, "App.Example.com:8443");
   ClientInfo client;
   client.address_text = "10.1.2.3";
   client.tls = true;
-  SetForwardingHeaders(head, client, "abc123");
-  EXPECT_EQ(AsStd(head["X-Forwarded-For"]), "10.1.2.3");
-  EXPECT_EQ(AsStd(head["X-Forwarded-Proto"]), "https");
-  EXPECT_EQ(AsStd(head["X-Forwarded-Host"]), "App.Example.com:8443");
-  EXPECT_EQ(AsStd(head["X-Request-Id"]), "abc123");
-  client.tls = false;
-  SetForwardingHeaders(head, client, "def");
-  EXPECT_EQ(AsStd(head["X-Forwarded-Proto"]), "http");
-  EXPECT_EQ(head.count("X-Request-Id"), 1u);
-  // Client copies in other casings are replaced too, never kept beside ours.
-  head.insert("x-forwarded-for", "6.6.6.6");
-  head.insert("X_FORWARDED_HOST", "evil.example");
-  SetForwardingHeaders(head, client, "ghi");
-  EXPECT_EQ(head.count("X-Forwarded-For"), 1u);
-  EXPECT_EQ(AsStd(head["X-Forwarded-For"]), "10.1.2.3");
+  StripClientHeaders(head, IdentityHeaderNames::From({}));
+  AddedFields added;
+  AddForwardingHeaders(head, client, "abc123", added);
+  EXPECT_EQ(Added(added, "X-Forwarded-For"), "10.1.2.3");
+  EXPECT_EQ(Added(added, "X-Forwarded-Proto"), "https");
+  EXPECT_EQ(Added(added, "X-Forwarded-Host"), "App.Example.com:8443");
+  EXPECT_EQ(Added(added, "X-Request-Id"), "abc123");
+  EXPECT_EQ(added.text().find("evil"), std::string_view::npos);
+  EXPECT_EQ(added.text().find("6.6.6.6"), std::string_view::npos);
   for (const auto& field : head) {
     EXPECT_EQ(AsStd(field.value()).find("evil"), std::string_view::npos);
   }
+  AddedFields plain;
+  client.tls = false;
+  AddForwardingHeaders(head, client, "def", plain);
+  EXPECT_EQ(Added(plain, "X-Forwarded-Proto"), "http");
+  // A Host with a control byte is not echoed as X-Forwarded-Host.
+  head.set(http::field::host, std::string("a\x01b"));
+  AddedFields hostile;
+  AddForwardingHeaders(head, client, "ghi", hostile);
+  EXPECT_FALSE(hostile.Find("X-Forwarded-Host"));
+  EXPECT_EQ(Added(hostile, "X-Request-Id"), "ghi");
 }
 
 struct ValueCase {
@@ -228,14 +256,21 @@ TEST(IdentityHeadersTest, UnsafeValuesAreDroppedNeverInjected) {
   };
   for (const ValueCase& c : cases) {
     SCOPED_TRACE(c.scenario);
-    RequestHead head = HeadWith({});
     IdentityHeaderNames names = IdentityHeaderNames::From({});
-    SetIdentityHeaders(head, names, c.identity, "jwt");
-    EXPECT_EQ(head.count("x-forwarded-user"), c.user.empty() ? 0u : 1u);
-    EXPECT_EQ(AsStd(head["x-forwarded-user"]), c.user);
-    EXPECT_EQ(AsStd(head["x-forwarded-email"]), c.email);
-    EXPECT_EQ(AsStd(head["x-forwarded-groups"]), c.groups);
-    EXPECT_EQ(AsStd(head["x-gatehouse-assertion"]), "jwt");
+    AddedFields added;
+    AddIdentityHeaders(names, c.identity, "jwt", added);
+    EXPECT_EQ(added.Find("x-forwarded-user").has_value(), !c.user.empty());
+    EXPECT_EQ(Added(added, "x-forwarded-user"), c.user);
+    EXPECT_EQ(Added(added, "x-forwarded-email"), c.email);
+    EXPECT_EQ(Added(added, "x-forwarded-groups"), c.groups);
+    EXPECT_EQ(Added(added, "x-gatehouse-assertion"), "jwt");
+    // Whatever the claims held, no line carries a control byte.
+    for (char ch : added.text().substr(0, added.text().size() - 2)) {
+      if (ch == '\r' || ch == '\n') continue;  // line ends, checked next
+      EXPECT_TRUE(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f);
+    }
+    EXPECT_EQ(AddedNames(added).size(),
+              1u + !c.user.empty() + !c.email.empty() + !c.groups.empty());
   }
 }
 
@@ -291,16 +326,21 @@ TEST(IdentityHeadersTest, StripThenAddLeavesExactlyOneGateValuePerName) {
     RequestHead head = HeadWith(sent);
     ClientInfo client;
     client.address_text = "10.0.0.9";
+    head.set(http::field::host, "app.example.com");
     StripClientHeaders(head, names);
-    AddForwardingHeaders(head, client, "rid");
+    AddedFields added;
+    AddForwardingHeaders(head, client, "rid", added);
     const auth::Identity identity{.user = "alice", .email = "a@example.com", .groups = {"g"}};
-    AddIdentityHeaders(head, names, identity, "signed");
+    AddIdentityHeaders(names, identity, "signed", added);
     for (const std::string& name :
          {names.user, names.email, names.groups, names.assertion, std::string("X-Forwarded-For"),
           std::string("X-Forwarded-Proto"), std::string("X-Forwarded-Host"),
           std::string("X-Request-Id")}) {
-      EXPECT_EQ(head.count(AsBeast(name)), 1u) << name;
+      EXPECT_EQ(head.count(AsBeast(name)), 0u) << name << ": the client's copies are gone";
+      EXPECT_TRUE(added.Find(name).has_value()) << name;
     }
+    EXPECT_EQ(AddedNames(added).size(), 8u) << "one line per name";
+    EXPECT_EQ(added.text().find("spoof"), std::string_view::npos);
     for (const auto& field : head) {
       EXPECT_EQ(AsStd(field.value()).find("spoof"), std::string_view::npos)
           << AsStd(field.name_string());

@@ -137,6 +137,7 @@ TEST_F(ProxyServerTest, InjectedFieldFromGateNeverReachesUpstream) {
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].status, 400);
   EXPECT_EQ(upstream_.requests, 0);
+  EXPECT_TRUE(gate_->refused_injection);
   Client next(proxy_->port());
   auto echo = next.RoundTrip(Get("/echo"));
   EXPECT_EQ(echo.body().find("admins"), std::string::npos);
@@ -220,6 +221,17 @@ TEST_F(ProxyServerTest, WebSocketEchoThroughTheProxy) {
   for (int i = 0; i < 200 && gate_->outcomes().empty(); ++i) std::this_thread::sleep_for(5ms);
   ASSERT_EQ(gate_->outcomes().size(), 1u);
   EXPECT_EQ(gate_->outcomes()[0].status, 101);
+  EXPECT_EQ(upstream_.last_gate_added, 1) << "the upgrade head carries the gate's fields once";
+}
+
+TEST_F(ProxyServerTest, GateFieldsReachTheUpstreamOnceAndTheIdGoesBack) {
+  StartProxy();
+  Client client(proxy_->port());
+  auto response = client.RoundTrip(Get("/echo"));
+  EXPECT_EQ(response.result(), http::status::ok);
+  EXPECT_EQ(upstream_.last_gate_added, 1);
+  // The client gets the gate's request id (from the added fields).
+  EXPECT_EQ(std::string(response["X-Request-Id"]).rfind("gate-", 0), 0u);
 }
 
 TEST_F(ProxyServerTest, StaleKeepAliveUpstreamIsNotReused) {
@@ -227,8 +239,10 @@ TEST_F(ProxyServerTest, StaleKeepAliveUpstreamIsNotReused) {
   Client client(proxy_->port());
   EXPECT_EQ(client.RoundTrip(Get("/close-after")).result(), http::status::ok);
   std::this_thread::sleep_for(50ms);  // the upstream closed its end meanwhile
+  upstream_.last_gate_added = -1;
   EXPECT_EQ(client.RoundTrip(Get("/echo")).result(), http::status::ok);
   EXPECT_EQ(upstream_.connections(), 2);
+  EXPECT_EQ(upstream_.last_gate_added, 1) << "the retried head carries the gate's fields once";
 }
 
 }  // namespace

@@ -72,6 +72,8 @@ class TestUpstream {
   std::atomic<bool> hang_closed{false};
   std::atomic<uint64_t> uploaded{0};
   std::atomic<int> requests{0};  // request heads received
+  // Copies of the fake gate's added field (X-Gate-Added) in the last head.
+  std::atomic<int> last_gate_added{-1};
 
  private:
   void AcceptLoop() {
@@ -113,6 +115,7 @@ class TestUpstream {
         body_bytes += chunk.size() - parser.get().body().size;
       }
       auto& request = parser.get();
+      last_gate_added = static_cast<int>(request.count("X-Gate-Added"));
       const std::string target(request.target());
       if (target.rfind("/ws", 0) == 0) return WebSocketEcho(socket, request);
       if (target.rfind("/hang", 0) == 0) {
@@ -242,8 +245,14 @@ class RecordingGate : public Gate {
       verdict.upstream = target_;
       verdict.upstream_target = target == "/rewrite" ? "/echo?rewritten=1" : target;
       // A claim that tries header injection (an IdP's value, copied by a gate).
-      if (target == "/inject")
+      if (target == "/inject") {
         request.set("X-Forwarded-Email", "a@b.test\r\nX-Forwarded-Groups: admins");
+        // The added-fields route refuses it on its own (nothing is written).
+        refused_injection = !verdict.added_fields.Add("X-Forwarded-Groups", "a\r\nX-Admin: 1");
+      }
+      // The gate's own fields travel apart from the head (gate.h).
+      verdict.added_fields.Add("X-Gate-Added", "1");
+      verdict.added_fields.Add("X-Request-Id", "gate-" + std::to_string(checks.load()));
     }
     done(std::move(verdict));
   }
@@ -267,6 +276,7 @@ class RecordingGate : public Gate {
   }
 
   std::atomic<int> checks{0};
+  std::atomic<bool> refused_injection{false};
 
  private:
   std::shared_ptr<const UpstreamTarget> target_;

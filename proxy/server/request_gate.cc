@@ -373,16 +373,16 @@ void RequestGate::Forward(RequestHead& request, const ClientInfo& client,
   const PolicyRuntime& runtime = *ctx->runtime;
   // Security: strip first (every casing, every copy; public routes too), then
   // set only values the gate produced.
+  GateVerdict verdict;
   StripClientHeaders(request, runtime.headers);
-  AddForwardingHeaders(request, client, ctx->request_id);
+  AddForwardingHeaders(request, client, ctx->request_id, verdict.added_fields);
   if (ctx->identity != nullptr) {
     std::string assertion;
     StatusOr<std::string> signed_assertion = ThreadAssertionCache().Get(
         deps_.signer, ctx->identity, runtime.policy->key, ctx->host, deps_.time.NowSeconds());
     if (signed_assertion.ok()) assertion = std::move(*signed_assertion);
-    AddIdentityHeaders(request, runtime.headers, *ctx->identity, assertion);
+    AddIdentityHeaders(runtime.headers, *ctx->identity, assertion, verdict.added_fields);
   }
-  GateVerdict verdict;
   verdict.upstream = runtime.upstream;
   // Normalized path (what the rules saw), base path applied, query as received.
   verdict.upstream_target = runtime.upstream->base_path;

@@ -11,6 +11,7 @@ namespace gatehouse::server {
 namespace {
 
 using testing::GateHarness;
+using testing::Added;
 using testing::GateResult;
 
 struct Row {
@@ -57,8 +58,8 @@ void CheckRow(GateHarness& h, const Row& row) {
     ASSERT_NE(r.verdict.upstream, nullptr);
     EXPECT_EQ(r.verdict.upstream_target, row.upstream_target);
     EXPECT_EQ(r.verdict.upstream->pool_key, "http://127.0.0.1:9000");
-    EXPECT_EQ(AsStd(head["X-Forwarded-For"]), "10.1.2.3");
-    EXPECT_EQ(AsStd(head["X-Request-Id"]).size(), 32u);
+    EXPECT_EQ(Added(r.verdict, "X-Forwarded-For"), "10.1.2.3");
+    EXPECT_EQ(Added(r.verdict, "X-Request-Id").size(), 32u);
   } else {
     ASSERT_TRUE(r.verdict.local_response.has_value());
     const LocalResponse& resp = *r.verdict.local_response;
@@ -328,13 +329,16 @@ TEST(RequestGateTest, ForwardedRequestCarriesOnlyGateIdentity) {
           << AsStd(field.name_string());
     }
     EXPECT_EQ(head.count(http::field::authorization), 0u);  // forwardToken: false
-    EXPECT_EQ(AsStd(head["X-Forwarded-User"]), "alice");
-    EXPECT_EQ(AsStd(head["X-Forwarded-Email"]), "alice@example.com");
-    EXPECT_EQ(AsStd(head["X-Forwarded-Groups"]), "readers,ops");
-    EXPECT_EQ(AsStd(head["X-Forwarded-Host"]), "app.example.com");
-    EXPECT_EQ(head.count("X-Gatehouse-Assertion"), 1u);
+    for (const std::string& name : spoofs) {
+      EXPECT_EQ(head.count(AsBeast(name)), 0u) << name << ": only the added line goes upstream";
+    }
+    EXPECT_EQ(r.verdict.added_fields.text().find("spoofed"), std::string_view::npos);
+    EXPECT_EQ(Added(r.verdict, "X-Forwarded-User"), "alice");
+    EXPECT_EQ(Added(r.verdict, "X-Forwarded-Email"), "alice@example.com");
+    EXPECT_EQ(Added(r.verdict, "X-Forwarded-Groups"), "readers,ops");
+    EXPECT_EQ(Added(r.verdict, "X-Forwarded-Host"), "app.example.com");
     // The assertion names this request's audience and policy and verifies.
-    const std::string assertion(AsStd(head["X-Gatehouse-Assertion"]));
+    const std::string assertion = Added(r.verdict, "X-Gatehouse-Assertion");
     auto keys = auth::JsonWebKeySet::Parse(h.signer().jwks());
     auth::IssuerConfig config{.issuer = "gatehouse",
                               .audiences = {"app.example.com"},
@@ -357,6 +361,9 @@ TEST(RequestGateTest, AnonymousPublicRouteStillStripsAndSetsNoIdentity) {
   ASSERT_FALSE(r.verdict.local_response);
   EXPECT_EQ(head.count("X-Forwarded-User"), 0u);
   EXPECT_EQ(head.count("X-Gatehouse-Assertion"), 0u);
+  EXPECT_FALSE(r.verdict.added_fields.Find("X-Forwarded-User"));
+  EXPECT_FALSE(r.verdict.added_fields.Find("X-Gatehouse-Assertion"));
+  EXPECT_EQ(Added(r.verdict, "X-Request-Id").size(), 32u);
 }
 
 TEST(RequestGateTest, AuditLineNeverCarriesTokenCookieOrQuery) {

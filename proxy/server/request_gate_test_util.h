@@ -99,6 +99,12 @@ inline std::vector<policy::AccessPolicy> ParseOrDie(const std::string& yaml) {
   return r.policies;
 }
 
+// The value the gate added under `name` for the upstream (gate.h
+// GateVerdict::added_fields), "" when none.
+inline std::string Added(const GateVerdict& verdict, std::string_view name) {
+  return std::string(verdict.added_fields.Find(name).value_or(""));
+}
+
 struct GateResult {
   bool called = false;
   GateVerdict verdict;

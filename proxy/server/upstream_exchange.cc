@@ -191,8 +191,13 @@ void ArmClientWatch(const std::shared_ptr<ClientWatch>& watch) {
 }  // namespace
 
 UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& client,
-                                   const UpstreamTarget& target, std::string_view request_target)
-    : resources_(resources), client_(client), target_(target), text_(resources.texts.Take()) {
+                                   const UpstreamTarget& target, std::string_view request_target,
+                                   const AddedFields& added)
+    : resources_(resources),
+      client_(client),
+      target_(target),
+      added_(added),
+      text_(resources.texts.Take()) {
   head_request_ = client.parser.get().method() == http::verb::head;
   // Taken before PrepareRequestHead rewrites the version for the upstream.
   client_http11_ = client.parser.get().version() >= 11;
@@ -293,7 +298,7 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
   text_.clear();
   // A field that cannot be written safely (a control byte in a value the gate
   // set from a claim) is never sent: the request is refused, not repaired.
-  if (!AppendRequestHead(text_, request)) co_return SendResult::kBadBody;
+  if (!AppendRequestHead(text_, request, added_)) co_return SendResult::kBadBody;
   if (request_has_body_ && !chunk_) {
     chunk_ = resources_.chunks.Take();
     if (NeedsStreamingRoom(client_.parser, client_.buffer)) {
@@ -412,9 +417,8 @@ void UpstreamExchange::PrepareResponseHead() {
 void UpstreamExchange::CopyRequestId(http::fields& response) const {
   // The gate stamped the request with its X-Request-Id; the client gets the
   // same one (not the upstream's), so a user can quote it against the audit log.
-  const auto& request = client_.parser.get();
-  auto id = request.find("x-request-id");
-  if (id != request.end()) response.set("X-Request-Id", id->value());
+  const std::optional<std::string_view> id = added_.Find("X-Request-Id");
+  if (id) response.set("X-Request-Id", boost::beast::string_view(id->data(), id->size()));
 }
 
 asio::awaitable<void> UpstreamExchange::RelayResponse() {

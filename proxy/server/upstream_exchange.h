@@ -2,7 +2,7 @@
 // the response, streaming bodies both ways through bounded buffers.
 //
 //   UpstreamExchange exchange(resources, client_side, *verdict.upstream,
-//                             verdict.upstream_target);
+//                             verdict.upstream_target, verdict.added_fields);
 //   ExchangeResult result = co_await exchange.Run();
 //   // result.status: what the client got (502/504 written here on upstream failure)
 //   // result.client_keep_alive: false when the client connection must now close
@@ -122,7 +122,7 @@ struct ExchangeResult {
 class UpstreamExchange {
  public:
   UpstreamExchange(ExchangeResources& resources, ClientSide& client, const UpstreamTarget& target,
-                   std::string_view request_target);
+                   std::string_view request_target, const AddedFields& added);
   ~UpstreamExchange();
   UpstreamExchange(const UpstreamExchange&) = delete;
   UpstreamExchange& operator=(const UpstreamExchange&) = delete;
@@ -148,6 +148,9 @@ class UpstreamExchange {
   ExchangeResources& resources_;
   ClientSide& client_;
   const UpstreamTarget& target_;
+  // The gate's fields (added_fields.h), sent after the request's own on every
+  // head this exchange writes (a retry and a WebSocket upgrade included).
+  const AddedFields& added_;
   std::unique_ptr<UpstreamConnection> upstream_;
   std::optional<ResponseParser> response_;
   std::unique_ptr<char[]> chunk_;
