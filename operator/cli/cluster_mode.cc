@@ -174,20 +174,6 @@ class FirstSyncLog {
   bool done_ = false;
 };
 
-std::string MetaString(const json& object, const char* field) {
-  auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object()) return "";
-  auto it = meta->find(field);
-  return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-int64_t MetaGeneration(const json& object) {
-  auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object()) return 0;
-  auto it = meta->find("generation");
-  return it != meta->end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
-
 // Writes the status of every policy whose stored status differs from what it
 // should be. The no-op test runs here first, so a round where nothing changed
 // sends nothing and starts no thread.
@@ -212,11 +198,12 @@ void WriteStatuses(Cluster& c, const reconcile::RenderResult& result,
     if (it == by_key.end()) continue;
     // Edited since the render: the change has poked the loop, which renders
     // it and writes its status next round (observedGeneration never runs ahead).
-    if (MetaGeneration(*shared) != it->second->generation) continue;
+    if (reconcile::MetaGeneration(*shared) != it->second->generation) continue;
     json stored = reconcile::StoredStatus(*shared);
     if (!want(*it->second, stored)) continue;
-    targets.push_back({MetaString(*shared, "namespace"), MetaString(*shared, "name"),
-                       MetaString(*shared, "resourceVersion"), std::move(stored)});
+    targets.push_back({reconcile::MetaText(*shared, "namespace"),
+                       reconcile::MetaText(*shared, "name"),
+                       reconcile::MetaText(*shared, "resourceVersion"), std::move(stored)});
     outcomes.push_back(it->second);
   }
   if (targets.empty()) return;

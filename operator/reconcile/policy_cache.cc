@@ -11,6 +11,8 @@ using nlohmann::json;
 constexpr char kCompactField[] = "compact";
 constexpr char kCompactStatusField[] = "compactStatus";
 
+}  // namespace
+
 std::string MetaText(const json& object, const char* field) {
   auto meta = object.find("metadata");
   if (meta == object.end() || !meta->is_object()) return "";
@@ -24,8 +26,6 @@ int64_t MetaGeneration(const json& object) {
   auto it = meta->find("generation");
   return it != meta->end() && it->is_number_integer() ? it->get<int64_t>() : 0;
 }
-
-}  // namespace
 
 json CompactPolicyObject(json policy) {
   if (!policy.is_object()) return policy;

@@ -42,6 +42,11 @@ nlohmann::json ExpandPolicyObject(const nlohmann::json& object);
 // The object's status (compact or full); null when it has none.
 nlohmann::json StoredStatus(const nlohmann::json& object);
 
+// metadata.<field> of an object when it is a string, else "".
+std::string MetaText(const nlohmann::json& object, const char* field);
+// metadata.generation when it is an integer, else 0.
+int64_t MetaGeneration(const nlohmann::json& object);
+
 class PolicyCache {
  public:
   // Candidates for `objects` (compact or full), sorted by key, re-using the

@@ -44,6 +44,15 @@ inline constexpr std::array<bool, 256> kTokenChar = MakeTokenTable();
 
 }  // namespace added_fields_internal
 
+// An RFC 9110 token, e.g. a field name or a method (one table lookup per byte).
+inline bool IsHttpToken(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!added_fields_internal::kTokenChar[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
 class AddedFields {
  public:
   // At most this many names, and this many bytes in all (the gate adds 8).
@@ -54,7 +63,7 @@ class AddedFields {
   // not a token, the value has an unsafe byte, the name is already there or
   // the limits above would be passed.
   bool Add(std::string_view name, std::string_view value) {
-    if (count_ == kMaxFields || !IsToken(name) || !IsSafeValue(value) ||
+    if (count_ == kMaxFields || !IsHttpToken(name) || !IsSafeValue(value) ||
         text_.size() + name.size() + value.size() + 4 > kMaxBytes || Find(name).has_value()) {
       return false;
     }
@@ -92,14 +101,6 @@ class AddedFields {
     count_ = 0;
   }
 
-  // A field name is an RFC 9110 token (one table lookup per byte).
-  static bool IsToken(std::string_view text) {
-    if (text.empty()) return false;
-    for (char c : text) {
-      if (!added_fields_internal::kTokenChar[static_cast<unsigned char>(c)]) return false;
-    }
-    return true;
-  }
   // Visible ASCII and space only (HTAB too is refused: no value the gate
   // adds has one). Eight bytes per step: an assertion is ~600 bytes.
   static bool IsSafeValue(std::string_view value) {

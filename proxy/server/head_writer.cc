@@ -2,29 +2,11 @@
 
 #include <array>
 
+#include "proxy/server/added_fields.h"
 #include "proxy/server/request_framing.h"
 
 namespace gatehouse::server {
 namespace {
-
-// RFC 9110 5.1: a field name is a token (one table lookup per byte).
-constexpr std::array<bool, 256> MakeTokenTable() {
-  std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c) table[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
-  return table;
-}
-constexpr std::array<bool, 256> kTokenChar = MakeTokenTable();
-
-bool IsToken(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    if (!kTokenChar[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
 
 std::string_view View(boost::beast::string_view text) { return {text.data(), text.size()}; }
 
@@ -34,7 +16,7 @@ bool AppendFields(std::string& out, const http::fields& fields, std::string_view
     const std::string_view value = View(field.value());
     // A name Beast recognised (field() != unknown) equals a registered
     // field name, a token by construction; any other is checked.
-    if ((field.name() == http::field::unknown && !IsToken(name)) || !IsCleanFieldValue(value)) {
+    if ((field.name() == http::field::unknown && !IsHttpToken(name)) || !IsCleanFieldValue(value)) {
       return false;
     }
     out.append(name);
@@ -69,7 +51,7 @@ bool AppendRequestHead(std::string& out, const RequestHead& head, const AddedFie
   const std::string_view target = View(head.target());
   // The target goes on the request line as is: one byte outside VCHAR and
   // the line (and the framing) means something else to the next hop.
-  if (!IsToken(method) || target.empty()) return false;
+  if (!IsHttpToken(method) || target.empty()) return false;
   for (char c : target) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7f) return false;

@@ -302,8 +302,7 @@ void LoginFlow::Logout(const RequestHead& request, const ClientInfo& client,
   if (rt != nullptr) {
     if (auto s = SessionFor(request, client, *rt->login)) identity = auth::SessionIdentity(*s);
   }
-  auto answer = [this, f, rt, return_to, request_id,
-                 identity](const auth::ProviderMetadata* metadata) {
+  auto answer = [f, rt, return_to, request_id, identity](const auth::ProviderMetadata* metadata) {
     std::string location = return_to;
     if (metadata != nullptr && !metadata->end_session_endpoint.empty() && !f.url_host.empty()) {
       location = auth::BuildEndSessionUrl(metadata->end_session_endpoint,
