@@ -267,8 +267,11 @@ std::unique_ptr<AuditLog> AuditLog::Stdout(AuditBatchLimits limits) {
       wake.wait_for(lock, stop, raw->limits_.flush_interval, [] { return false; });
       raw->HandOverAll(/*wait_for_room=*/false);
       // Flushed only when something was written since: an idle proxy's
-      // logger worker stays asleep.
-      if (raw->unflushed_.exchange(false, std::memory_order_relaxed)) raw->FlushLogger();
+      // logger worker stays asleep. No room now: the next round flushes.
+      if (raw->unflushed_.exchange(false, std::memory_order_relaxed) &&
+          !raw->FlushLogger(/*wait_for_room=*/false)) {
+        raw->unflushed_.store(true, std::memory_order_relaxed);
+      }
     }
   });
   return log;
@@ -292,7 +295,7 @@ AuditLog::~AuditLog() {
   // Every pending line goes out: the queue is drained when the pool (ours
   // alone once the logger is gone) joins its worker.
   HandOverAll(/*wait_for_room=*/true);
-  FlushLogger();
+  FlushLogger(/*wait_for_room=*/true);
   logger_.reset();
   pool_.reset();
 }
@@ -322,36 +325,39 @@ bool AuditLog::QueueFull() const {
 
 void AuditLog::Write(const AuditRecord& record) {
   ThreadBuffer& buffer = BufferOfThisThread();
-  std::string batch;
-  {
-    std::lock_guard lock(buffer.mu);
-    std::string& lines = buffer.lines;
-    if (lines.capacity() == 0) lines.reserve(limits_.batch_bytes + 1024);
-    const std::size_t before = lines.size();
-    AppendAuditLine(lines, record);
-    lines.push_back('\n');
-    if (lines.size() > limits_.max_thread_bytes) {
-      // The logger cannot keep up (stdout blocked): discard and count rather
-      // than grow without bound or block the event loop.
-      lines.resize(before);
-      discarded_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    if (lines.size() < limits_.batch_bytes || QueueFull()) return;
-    batch.swap(lines);
+  std::lock_guard lock(buffer.mu);
+  std::string& lines = buffer.lines;
+  if (lines.capacity() == 0) lines.reserve(limits_.batch_bytes + 1024);
+  const std::size_t before = lines.size();
+  AppendAuditLine(lines, record);
+  lines.push_back('\n');
+  if (lines.size() > limits_.max_thread_bytes) {
+    // The logger cannot keep up (stdout blocked): discard and count rather
+    // than grow without bound or block the event loop.
+    lines.resize(before);
+    discarded_.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
-  HandOver(batch);
+  // No room in the queue: the lines wait here for the next hand-over.
+  if (lines.size() >= limits_.batch_bytes && !QueueFull()) TryHandOver(lines);
 }
 
-void AuditLog::HandOver(std::string& lines) {
-  if (lines.empty()) return;
+bool AuditLog::TryHandOver(std::string& lines) {
+  // The room check and the enqueue are one step: writers on several threads
+  // that each saw room must not fill the queue past it together, or spdlog's
+  // overflow policy would drop a batch (the queue has one slot more than
+  // max_queued_batches, kept for the flush message).
+  std::lock_guard lock(enqueue_mu_);
+  if (lines.empty() || QueueFull()) return false;
   lines.pop_back();  // spdlog ends the message with the newline
   try {
     logger_->info(std::string_view(lines));
   } catch (...) {
     // spdlog reports its own errors; an audit failure never fails a request.
   }
+  lines.clear();  // keeps its capacity for the next batch
   unflushed_.store(true, std::memory_order_relaxed);
+  return true;
 }
 
 void AuditLog::HandOverAll(bool wait_for_room) {
@@ -363,26 +369,33 @@ void AuditLog::HandOverAll(bool wait_for_room) {
          ++waited_ms) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    std::string batch;
-    {
-      std::lock_guard buffer_lock(buffer->mu);
-      if (buffer->lines.empty() || QueueFull()) continue;
-      batch.swap(buffer->lines);
-    }
-    HandOver(batch);
+    std::lock_guard buffer_lock(buffer->mu);
+    TryHandOver(buffer->lines);
   }
 }
 
-void AuditLog::FlushLogger() {
-  try {
-    logger_->flush();
-  } catch (...) {
+bool AuditLog::FlushLogger(bool wait_for_room) {
+  // The flush is a message in the same queue: it takes the slot batches leave
+  // free, and waits (bounded, never on an event loop) when that one is taken.
+  for (int waited_ms = 0;; ++waited_ms) {
+    {
+      std::lock_guard lock(enqueue_mu_);
+      if (!pool_ || pool_->queue_size() <= limits_.max_queued_batches) {
+        try {
+          logger_->flush();
+        } catch (...) {
+        }
+        return true;
+      }
+    }
+    if (!wait_for_room || waited_ms >= kShutdownWaitMs) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 
 void AuditLog::Flush() {
   HandOverAll(/*wait_for_room=*/true);
-  FlushLogger();
+  FlushLogger(/*wait_for_room=*/true);
 }
 
 uint64_t AuditLog::dropped() const {

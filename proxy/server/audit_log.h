@@ -125,17 +125,20 @@ class AuditLog {
   };
 
   ThreadBuffer& BufferOfThisThread();
-  // Passes `lines` (complete lines, each ending in '\n') to the logger as one message.
-  void HandOver(std::string& lines);
+  // Passes `lines` (complete lines, each ending in '\n') to the logger as one
+  // message and clears them, when the queue has room; false (lines kept) otherwise.
+  bool TryHandOver(std::string& lines);
   bool QueueFull() const;
   void HandOverAll(bool wait_for_room);
-  void FlushLogger();
+  // False when the queue had no slot for the flush message.
+  bool FlushLogger(bool wait_for_room);
 
   const uint64_t id_;  // tells this log apart from earlier ones in thread-local caches
   const AuditBatchLimits limits_;
   std::shared_ptr<spdlog::details::thread_pool> pool_;
   std::shared_ptr<spdlog::logger> logger_;
   std::mutex buffers_mu_;
+  std::mutex enqueue_mu_;  // makes "is there room?" and the enqueue one step
   std::vector<std::pair<std::thread::id, std::unique_ptr<ThreadBuffer>>> buffers_;
   std::atomic<uint64_t> discarded_{0};
   std::atomic<bool> unflushed_{false};  // handed over since the logger's last flush
