@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "proxy/core/utf8.h"
+
 namespace gatehouse::auth {
 namespace {
 
@@ -268,29 +270,11 @@ bool StrictParser::ParseEscape(std::string* out) {
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
 // U+10FFFF, no stray continuation bytes. p_ at a lead byte >= 0x80.
 bool StrictParser::CopyUtf8Sequence(std::string* out) {
-  const auto c = static_cast<unsigned char>(*p_);
-  int extra = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    extra = 1;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    extra = 2;
-    if (c == 0xE0) lo = 0xA0;  // overlong
-    if (c == 0xED) hi = 0x9F;  // surrogates
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    extra = 3;
-    if (c == 0xF0) lo = 0x90;  // overlong
-    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-  } else {
-    return Fail(kMalformed);
-  }
-  if (end_ - p_ <= extra) return Fail(kMalformed);
-  for (int k = 1; k <= extra; ++k) {
-    const auto b = static_cast<unsigned char>(p_[k]);
-    if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return Fail(kMalformed);
-  }
-  out->append(p_, static_cast<size_t>(extra + 1));
-  p_ += extra + 1;
+  const std::size_t n =
+      Utf8SequenceLength(std::string_view(p_, static_cast<std::size_t>(end_ - p_)), 0);
+  if (n == 0) return Fail(kMalformed);
+  out->append(p_, n);
+  p_ += n;
   return true;
 }
 

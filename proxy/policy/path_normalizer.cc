@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/core/utf8.h"
+
 namespace gatehouse::policy {
 namespace {
 
@@ -91,40 +93,6 @@ Status CheckForbiddenByte(unsigned char c, bool from_escape) {
     return InvalidArgumentError("raw ' ' or '#' is not allowed in a request target");
   }
   return Status::Ok();
-}
-
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int extra;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return false;  // continuation byte first, C0/C1 overlong leads, F5..FF
-    }
-    if (s.size() - i <= static_cast<size_t>(extra)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      unsigned char b = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 // Rewrites the raw path into canonical spelling (see the header), one byte at

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "proxy/core/utf8.h"
 #include "proxy/policy/yaml_scalar.h"
 
 namespace gatehouse::policy {

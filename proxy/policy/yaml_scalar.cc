@@ -110,46 +110,6 @@ json ResolvePlainScalar(std::string_view s) {
 
 }  // namespace
 
-// JSON output and error messages must never carry bytes a downstream decoder
-// could misread.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    int extra = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      // Policy files are nearly all ASCII: skip eight such bytes at a time.
-      while (i + 8 <= s.size()) {
-        uint64_t word;
-        std::memcpy(&word, s.data() + i, sizeof word);
-        if ((word & 0x8080808080808080ull) != 0) break;
-        i += 8;
-      }
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;  // truncated sequence
-    for (int k = 1; k <= extra; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
 std::string PrintableYamlText(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';

@@ -27,9 +27,6 @@ namespace gatehouse::policy {
 
 inline constexpr std::string_view kYamlTagPrefix = "tag:yaml.org,2002:";
 
-// Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF.
-bool IsValidUtf8(std::string_view s);
-
 // Up to 64 bytes of `s` with every byte outside printable ASCII replaced by
 // '?', for error messages (hostile bytes cannot forge log lines).
 std::string PrintableYamlText(std::string_view s);

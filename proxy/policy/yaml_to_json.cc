@@ -3,6 +3,7 @@
 #include <exception>
 #include <string>
 
+#include "proxy/core/utf8.h"
 #include "proxy/policy/yaml_comma_scanner.h"
 #include "proxy/policy/yaml_scalar.h"
 

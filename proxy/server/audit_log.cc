@@ -14,6 +14,8 @@
 #include <iterator>
 #include <mutex>
 
+#include "proxy/core/utf8.h"
+
 namespace gatehouse::server {
 namespace {
 
@@ -25,30 +27,6 @@ char* WriteHex4(char* p, unsigned value) {
   p[4] = kHex[(value >> 4) & 0xf];
   p[5] = kHex[value & 0xf];
   return p + 6;
-}
-
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  size_t n = 0;
-  if (b >= 0xc2 && b <= 0xdf)
-    n = 2;
-  else if (b >= 0xe0 && b <= 0xef)
-    n = 3;
-  else if (b >= 0xf0 && b <= 0xf4)
-    n = 4;
-  else
-    return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-  }
-  const auto b1 = static_cast<unsigned char>(s[i + 1]);
-  if (b == 0xe0 && b1 < 0xa0) return 0;  // overlong
-  if (b == 0xed && b1 > 0x9f) return 0;  // surrogates
-  if (b == 0xf0 && b1 < 0x90) return 0;  // overlong
-  if (b == 0xf4 && b1 > 0x8f) return 0;  // above U+10FFFF
-  return n;
 }
 
 bool IsPlainJsonByte(char ch) {
@@ -110,7 +88,7 @@ char* WriteString(char* p, std::string_view s) {
     } else if (c < 0x20 || c == 0x7f) {
       p = WriteHex4(p, c);
       ++i;
-    } else if (size_t n = Utf8Length(s, i); n > 0) {
+    } else if (size_t n = Utf8SequenceLength(s, i); n > 0) {
       std::memcpy(p, s.data() + i, n);
       p += n;
       i += n;
