@@ -26,6 +26,9 @@ constexpr std::size_t kIdleReadBytes = 2 * 1024;  // first read of a request: mo
 constexpr std::chrono::milliseconds kLingerLimit{1000};
 constexpr std::size_t kPooledReadBufferBytes = 16 * 1024;
 constexpr std::size_t kMaxSpareReadBuffers = 256;
+// Connections per loop that wait for their next request with a read buffer
+// (at most 16 KiB each: 4 MiB per loop).
+constexpr int kMaxBufferedWaits = 256;
 
 std::chrono::microseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
@@ -131,16 +134,19 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
   // A draining server takes no new request on a kept-alive connection.
   if (loop_.draining) co_return false;
-  // An idle keep-alive connection keeps as little as it can: the last
-  // request's parser (its header fields) goes, and the read buffer goes back
-  // to the loop's spares (the next request on any connection takes it: no
-  // allocation per request): the wait reads one byte into the session
-  // itself, so that 10,000 idle clients cost little more than their sockets
-  // and coroutine frames.
-  parser_.reset();
-  loop_.ReleaseReadBuffer(buffer_);
+  parser_.reset();  // the last request's header fields go
   idle_ = true;
   stream_.tcp().expires_after(loop_.options.idle_timeout);
+  // A busy connection waits with a read buffer and reads its next request in
+  // one system call. Only kMaxBufferedWaits connections per loop do so: the
+  // others wait cheaply (below).
+  if (loop_.buffered_waits < kMaxBufferedWaits) co_return co_await WaitWithBuffer();
+  // An idle keep-alive connection keeps as little as it can: the read buffer
+  // goes back to the loop's spares (the next request on any connection takes
+  // it: no allocation per request) and the wait reads one byte into the
+  // session itself, so that 10,000 idle clients cost little more than their
+  // sockets and coroutine frames.
+  loop_.ReleaseReadBuffer(buffer_);
   error_code ec;
   char first = 0;
   const std::size_t n = co_await stream_.async_read_some(
@@ -176,6 +182,23 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
     if (ec) co_return false;
     buffer_.commit(more);
   }
+  co_return true;
+}
+
+asio::awaitable<bool> HttpSession::WaitWithBuffer() {
+  ++loop_.buffered_waits;
+  if (buffer_.capacity() > kPooledReadBufferBytes) {
+    buffer_.clear();
+    buffer_.shrink_to_fit();  // grown for a large head or a streamed body: give it back
+  }
+  loop_.TakeReadBuffer(buffer_);
+  error_code ec;
+  const std::size_t n = co_await stream_.async_read_some(
+      buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+  --loop_.buffered_waits;
+  idle_ = false;
+  if (ec || n == 0) co_return false;
+  buffer_.commit(n);
   co_return true;
 }
 

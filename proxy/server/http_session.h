@@ -49,7 +49,7 @@ struct LoopContext {
         listener_tls(listener_tls),
         pool(upstream_tls, options),
         chunks(options.body_chunk_bytes),
-        resources{pool, chunks, texts, options, draining} {}
+        resources{pool, chunks, texts, options, draining, watches} {}
 
   void CloseIdleSessions();  // keep-alive connections with no request in flight
   void CloseAllSessions();
@@ -65,9 +65,11 @@ struct LoopContext {
   UpstreamPool pool;
   BodyChunkPool chunks;
   TextBufferPool texts;
+  ClientWatchSweep watches;
   ExchangeResources resources;
   bool draining = false;  // set on the loop's thread
   std::vector<boost::beast::flat_buffer> spare_read_buffers;
+  int buffered_waits = 0;             // sessions waiting for a request with a read buffer
   HttpSession* sessions = nullptr;    // intrusive list of live sessions
   std::atomic<int> live_sessions{0};  // read by Drain() from another thread
 };
@@ -89,6 +91,7 @@ class HttpSession {
  private:
   boost::asio::awaitable<void> Serve();
   boost::asio::awaitable<bool> WaitForRequest();
+  boost::asio::awaitable<bool> WaitWithBuffer();
   boost::asio::awaitable<bool> ReadHead();
   boost::asio::awaitable<bool> ServeRequest();
   boost::asio::awaitable<GateVerdict> AskGate(RequestHead& head);

@@ -3,8 +3,12 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -152,12 +156,17 @@ void TextBufferPool::Give(std::string text) {
 // Shared with the completion handler of the client-socket wait, which may run
 // after the exchange (or the whole session) is gone: with `exchange_active`
 // false, or an aborted wait, nothing but `armed` is touched.
-struct ClientWatch {
+struct ClientWatch : std::enable_shared_from_this<ClientWatch> {
   bool armed = false;            // a wait on the client socket is outstanding
   bool exchange_active = false;  // an exchange is waiting for its upstream
   bool client_gone = false;
   NetStream* client = nullptr;
   UpstreamConnection* upstream = nullptr;
+  // Enlisted with the loop's ClientWatchSweep while the exchange waits unwatched.
+  ClientWatchSweep* sweep = nullptr;
+  ClientWatch* prev = nullptr;
+  ClientWatch* next = nullptr;
+  uint64_t enlisted_at = 0;  // the sweep's generation when it was enlisted
 };
 
 namespace {
@@ -189,6 +198,51 @@ void ArmClientWatch(const std::shared_ptr<ClientWatch>& watch) {
 }
 
 }  // namespace
+
+void ClientWatchSweep::Enlist(ClientWatch& watch) {
+  watch.sweep = this;
+  watch.enlisted_at = generation_;
+  watch.prev = nullptr;
+  watch.next = head_;
+  if (head_) head_->prev = &watch;
+  head_ = &watch;
+  if (!running_) {
+    running_ = true;
+    asio::co_spawn(watch.client->get_executor(), Run(), asio::detached);
+  }
+}
+
+void ClientWatchSweep::Delist(ClientWatch& watch) {
+  if (watch.sweep != this) return;
+  if (watch.prev) watch.prev->next = watch.next;
+  if (watch.next) watch.next->prev = watch.prev;
+  if (head_ == &watch) head_ = watch.next;
+  watch.sweep = nullptr;
+  watch.prev = watch.next = nullptr;
+}
+
+// Runs while some exchange waits unwatched; ends when none does (an idle loop
+// keeps no timer). An exchange enlisted before the previous tick has waited at
+// least one period: its wait is armed now (an epoll_ctl), and it leaves the list.
+asio::awaitable<void> ClientWatchSweep::Run() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (head_) {
+    timer.expires_after(period_);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    ++generation_;
+    for (ClientWatch* watch = head_; watch;) {
+      ClientWatch* next = watch->next;
+      if (watch->enlisted_at + 1 < generation_) {
+        Delist(*watch);
+        if (!watch->armed) ArmClientWatch(watch->shared_from_this());
+      }
+      watch = next;
+    }
+  }
+  running_ = false;
+}
 
 UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& client,
                                    const UpstreamTarget& target, std::string_view request_target,
@@ -526,8 +580,10 @@ void UpstreamExchange::StartClientWatch() {
   watch->client_gone = false;
   watch->upstream = upstream_.get();
   watching_ = true;
-  // A wait left armed by an earlier exchange serves this one too.
-  if (!watch->armed) ArmClientWatch(watch);
+  // A wait left armed by an earlier exchange serves this one too. Otherwise
+  // the wait is armed only if the upstream takes longer than a sweep period:
+  // most answers come first, and arming costs a system call per request.
+  if (!watch->armed) resources_.watches.Enlist(*watch);
 }
 
 // Leaves the wait armed for the next exchange: no cancel per request. Its
@@ -536,6 +592,7 @@ void UpstreamExchange::StartClientWatch() {
 void UpstreamExchange::StopClientWatch() {
   if (!watching_) return;
   watching_ = false;
+  resources_.watches.Delist(*client_.watch);
   client_.watch->exchange_active = false;
   client_.watch->upstream = nullptr;
 }
