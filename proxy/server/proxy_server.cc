@@ -42,7 +42,10 @@ struct ProxyServer::Loop {
   Loop(Gate& gate, const NetOptions& options, ssl::context* listener_tls, ssl::context& upstream)
       : context(gate, options, listener_tls, upstream) {}
   LoopContext context;
-  asio::io_context io{1};
+  // One thread runs each loop and alone touches its sockets and timers (other
+  // threads only post to it and stop it): the reactor takes no lock per I/O
+  // operation; posting stays thread-safe.
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::optional<tcp::acceptor> acceptor;
   std::thread thread;
 };
