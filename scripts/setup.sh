@@ -12,7 +12,7 @@ source scripts/lib.sh
 BUILD_PKGS=(cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git ca-certificates)
 LIB_PKGS=(libssl-dev libcpprest-dev libyaml-cpp-dev libyaml-dev prometheus-cpp-dev libspdlog-dev
           libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libboost-system-dev
-          nlohmann-json3-dev zlib1g-dev)
+          nlohmann-json3-dev zlib1g-dev libjemalloc-dev)
 TOOL_PKGS=(openssl curl chromium)  # chromium: the browser sign-in e2e tests (playwright-core drives it)
 # Packaging and dashboard tests: unzip extracts helm/kubectl, prometheus scrapes the fleet.
 PACKAGING_PKGS=(unzip prometheus)
