@@ -18,6 +18,13 @@
 #     counts do not move with the machine's load, so this part is exact.
 #     After an intended change: bench/guard.sh --update-baseline, and commit
 #     the JSON with the change that explains it.
+# (c) System calls per proxied request: strace counts Gatehouse's socket and
+#     event-loop calls while wrk sends 2 s of requests over 4 connections
+#     (few, so that strace's slowdown keeps every upstream answer far under
+#     the 50 ms after which the client-disconnect watch is armed). Exact up to
+#     the few requests in flight at the end. Now 5.0: read the request, peek
+#     the pooled upstream connection, write it upstream, read the answer,
+#     write it to the client (nginx: 4.5). Ceiling: $SYSCALL_CEILING.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +34,7 @@ source "$BENCH_DIR/lib/common.sh"
 
 RATIO_FLOOR=${RATIO_FLOOR:-0.20}
 IR_TOLERANCE=${IR_TOLERANCE:-0.10}
+SYSCALL_CEILING=${SYSCALL_CEILING:-5.3}
 BASELINE=$BENCH_DIR/baseline/ir-per-request.json
 IR_ARGS=(--alg RS256 --policies 20 --requests 1000)
 PROXY_BIN=${GATEHOUSE_PROXY:-$REPO/build/proxy/cli/gatehouse-proxy}
@@ -38,7 +46,7 @@ while (($#)); do
     --update-baseline) MODE=update ;;
     --gate-stages) GATE_STAGES=$2; shift ;;
     --proxy) PROXY_BIN=$2; shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
   shift
@@ -76,6 +84,7 @@ throughput_check() {
     done
   fi
   local up=$base idp=$((base + 1)) ngx=$((base + 2)) gh=$((base + 3)) admin=$((base + 4))
+  GH_PORT=$gh
   ISSUER=http://127.0.0.1:$idp
   make_material 0
   start_upstream "$up" "$idp"
@@ -107,6 +116,33 @@ throughput_check() {
   fi
 }
 
+syscall_check() {
+  local url=$1 trace="$TMP/strace.txt" out="$TMP/wrk-strace.txt" tracer requests calls
+  strace -c -f -q -o "$trace" -p "$GH_PID" &
+  tracer=$!
+  PIDS+=("$tracer")
+  sleep 0.5 # attached to every thread
+  taskset -c "$LOAD_CPU" wrk -t1 -c4 -d2s -H "Host: $BENCH_HOST" -H "Authorization: Bearer $TOKEN" \
+    "$url" >"$out" 2>&1 || true
+  kill -INT "$tracer" 2>/dev/null || true
+  wait "$tracer" 2>/dev/null || true
+  forget_pid "$tracer"
+  requests=$(awk '/requests in/ {print $1}' "$out")
+  [[ -n $requests && $requests -gt 100 ]] || die "wrk under strace made too few requests: $(cat "$out")"
+  # strace -c columns: % time, seconds, usecs/call, calls, [errors], syscall.
+  calls=$(awk '$NF ~ /^(recvfrom|recvmsg|recvmmsg|read|readv|sendmsg|sendmmsg|sendto|write|writev|epoll_ctl|ioctl|fcntl|getsockopt|setsockopt|poll|select)$/ {sum += $4} END {print sum + 0}' "$trace")
+  local per
+  per=$(awk -v c="$calls" -v r="$requests" 'BEGIN {printf "%.2f", c / r}')
+  log "guard: system calls: $calls over $requests requests = $per per request"
+  grep -E 'recv|send|write|epoll_ctl|ioctl' "$trace" | sed 's/^/guard:   /' >&2 || true
+  if awk -v p="$per" -v c="$SYSCALL_CEILING" 'BEGIN {exit !(p <= c)}'; then
+    log "guard: PASS system calls: $per per request <= ceiling $SYSCALL_CEILING"
+  else
+    log "guard: FAIL system calls: $per per request > ceiling $SYSCALL_CEILING"
+    return 1
+  fi
+}
+
 main() {
   local started=$SECONDS failed=0
   TMP=$(mktemp -d /tmp/gatehouse-guard.XXXXXX)
@@ -114,7 +150,12 @@ main() {
   if [[ $MODE == all ]]; then
     ensure_tools valgrind
     raise_fd_limit 65536
-    throughput_check || failed=1
+    command -v strace >/dev/null || apt_install strace
+    if throughput_check; then
+      syscall_check "http://127.0.0.1:$GH_PORT/api/bench" || failed=1
+    else
+      failed=1
+    fi
   fi
   ir_check || failed=1
   log "guard: $([[ $failed == 0 ]] && echo PASS || echo FAIL) ($((SECONDS - started)) s)"

@@ -17,7 +17,7 @@ TOOL_PKGS=(openssl curl chromium)  # chromium: the browser sign-in e2e tests (pl
 # Packaging and dashboard tests: unzip extracts helm/kubectl, prometheus scrapes the fleet.
 PACKAGING_PKGS=(unzip prometheus)
 # Benchmarks and the CI guard (bench/guard.sh, ctest bench_guard): peers, load, instruction counts.
-BENCH_PKGS=(nginx haproxy wrk valgrind)
+BENCH_PKGS=(nginx haproxy wrk valgrind strace)
 
 need=()
 for p in "${BUILD_PKGS[@]}" "${LIB_PKGS[@]}" "${TOOL_PKGS[@]}" "${PACKAGING_PKGS[@]}" "${BENCH_PKGS[@]}"; do
