@@ -29,10 +29,13 @@ const kNamespaces = 20;
 process.env.GATEHOUSE_OPERATOR_BIN ??= path.join(repo, 'build-net-rel/operator/gatehouse-operator');
 process.env.GATEHOUSE_PROXY_BIN ??= path.join(repo, 'build/proxy/cli/gatehouse-proxy');
 
-const vmHwmMb = (pid) => {
-  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+const statusMb = (pid, field) => {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
   return Number(m[1]) / 1024;
 };
+const vmHwmMb = (pid) => statusMb(pid, 'VmHWM');
+// Resident now, split into heap and stacks (anonymous) and mapped code and libraries (file).
+const rssText = (pid) => `${statusMb(pid, 'VmRSS').toFixed(1)} MB (anonymous ${statusMb(pid, 'RssAnon').toFixed(1)}, file ${statusMb(pid, 'RssFile').toFixed(1)})`;
 
 function policy(i, issuer, upstream) {
   const ns = `team-${i % kNamespaces}`;
@@ -50,6 +53,31 @@ function policy(i, issuer, upstream) {
       },
     },
   };
+}
+
+// BENCH_SMAPS=1: where the anonymous resident memory sits (heap, thread
+// stacks and their guard-less arenas, other mappings), largest first.
+function anonymousMappings(pid) {
+  const groups = new Map();
+  let name = '';
+  let size = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1] || '[anonymous]';
+      size = 0;
+      continue;
+    }
+    const anon = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (anon && Number(anon[1]) > 0) {
+      const g = groups.get(name) ?? { kb: 0, count: 0 };
+      g.kb += Number(anon[1]);
+      g.count += 1;
+      groups.set(name, g);
+    }
+  }
+  return [...groups.entries()].sort((a, b) => b[1].kb - a[1].kb).slice(0, 8)
+    .map(([n, g]) => `  ${(g.kb / 1024).toFixed(1)} MB in ${g.count} mapping(s): ${n}`).join('\n');
 }
 
 async function main() {
@@ -82,6 +110,7 @@ async function main() {
       endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: false } }],
     });
 
+    const connectionsBefore = kube.server.connectionsAccepted();
     const start = performance.now();
     // --admin 127.0.0.1:0: the operator binds a free port and logs it.
     const operator = await startOperatorWithAdmin(['--kubeconfig', kube.kubeconfig, '--proxy-namespace', 'gatehouse',
@@ -93,6 +122,7 @@ async function main() {
     await waitFor(async () => (await httpGet(proxy.admin, '/v1/config')).status === 200, { timeoutMs: 120000, intervalMs: 5 });
     const pushed = elapsed();
     const hwmPushed = vmHwmMb(operator.pid);
+    const rssPushed = rssText(operator.pid);
     const lastHost = policy(count - 1, idp.issuer, echo.url).body.spec.hosts[0];
     await waitFor(async () => (await rawRequest(proxy.port, { host: lastHost, path: '/health' })).status === 200, { timeoutMs: 30000, intervalMs: 5 });
     const enforcing = elapsed();
@@ -111,13 +141,21 @@ async function main() {
     }, { timeoutMs: 600000, intervalMs: 500 });
     const statuses = elapsed();
     const hwmEnd = vmHwmMb(operator.pid);
+    const rssEnd = rssText(operator.pid);
+    // Steady state: the last status echoes handled, nothing left to do.
+    await new Promise((r) => setTimeout(r, 2000));
+    const rssSteady = rssText(operator.pid);
+    const anonTop = process.env.BENCH_SMAPS ? anonymousMappings(operator.pid) : '';
 
     console.log(`operator: ${process.env.GATEHOUSE_OPERATOR_BIN}`);
     console.log(`policies accepted by the operator: ${accepted} of ${count}`);
     console.log(`start -> config pushed to the proxy: ${pushed.toFixed(2)} s (of which the PUT, proxy compiling ${count} policies: ${pushSeconds?.toFixed(2)} s) [target < 2 s]`);
     console.log(`start -> proxy enforcing the last policy: ${enforcing.toFixed(2)} s`);
-    console.log(`operator VmHWM when pushed: ${hwmPushed.toFixed(1)} MB [target < 64 MB]`);
-    console.log(`start -> all ${count} statuses written: ${statuses.toFixed(1)} s; operator VmHWM then: ${hwmEnd.toFixed(1)} MB`);
+    console.log(`operator VmHWM when pushed: ${hwmPushed.toFixed(1)} MB [target < 64 MB]; RSS then ${rssPushed}`);
+    console.log(`start -> all ${count} statuses written: ${statuses.toFixed(1)} s; operator VmHWM then: ${hwmEnd.toFixed(1)} MB [target < 64 MB]`);
+    console.log(`API connections the operator opened: ${kube.server.connectionsAccepted() - connectionsBefore}`);
+    console.log(`operator RSS when all statuses were written: ${rssEnd}; 2 s later: ${rssSteady}`);
+    if (anonTop) console.log(`operator anonymous memory by mapping:\n${anonTop}`);
     // The operator's own breakdown of the first round (list, parse, render, push, ...).
     const breakdown = operator.output.split('\n').find((l) => l.includes('initial sync in'));
     if (breakdown) console.log(`operator: ${breakdown.replace(/^.*\] /, '')}`);

@@ -11,6 +11,7 @@
 //   import { startKubeApiServer } from './server.mjs';
 //   const srv = await startKubeApiServer({ token: 't', bookmarkIntervalMs: 1000 });
 //   srv.url; srv.port; srv.kubeconfigPath (when kubeconfigOut given); await srv.close();
+//   srv.connectionsAccepted();  // TCP connections accepted so far (clients that reuse none show here)
 
 import http from 'node:http';
 import https from 'node:https';
@@ -35,6 +36,8 @@ export async function startKubeApiServer(options = {}) {
   const handler = (req, res) => void api.handle(req, res);
   const server = tlsMaterial ? https.createServer({ cert: tlsMaterial.cert, key: tlsMaterial.key }, handler) : http.createServer(handler);
   server.keepAliveTimeout = 5000;
+  let connectionsAccepted = 0;
+  server.on('connection', () => { connectionsAccepted += 1; });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
@@ -52,6 +55,7 @@ export async function startKubeApiServer(options = {}) {
     caPem,
     kubeconfigPath: kubeconfigOut,
     kubeconfig: () => kubeconfigYaml({ url, token, caPem }),
+    connectionsAccepted: () => connectionsAccepted,
     async close() {
       if (closed) return;
       closed = true;

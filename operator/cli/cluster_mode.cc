@@ -176,9 +176,12 @@ class FirstSyncLog {
 
 // Writes the status of every policy whose stored status differs from what it
 // should be. The no-op test runs here first, so a round where nothing changed
-// sends nothing and starts no thread.
+// sends nothing and starts no thread. The snapshot is let go before the first
+// write: each write comes back as a watch event that replaces its object in
+// the cache, and a snapshot held through the writes would keep every replaced
+// object alive (the whole cache twice by the end of a first sync).
 void WriteStatuses(Cluster& c, const reconcile::RenderResult& result,
-                   const std::vector<std::shared_ptr<const json>>& objects,
+                   std::vector<std::shared_ptr<const json>> objects,
                    const fleet::FleetTracker& tracker, const kube::LeaderElector& elector) {
   std::map<std::string, const reconcile::PolicyOutcome*> by_key;
   for (const auto& o : result.outcomes) by_key[o.key] = &o;
@@ -206,6 +209,7 @@ void WriteStatuses(Cluster& c, const reconcile::RenderResult& result,
                        reconcile::MetaText(*shared, "resourceVersion"), std::move(stored)});
     outcomes.push_back(it->second);
   }
+  objects.clear();  // the targets hold what the writes need (see above)
   if (targets.empty()) return;
   auto start = std::chrono::steady_clock::now();
   kube::StatusBatchResult r = c.statuses.WriteAll(

@@ -45,10 +45,17 @@ const reconcile::RenderResult* ReconcileShell::Render() {
       result_ && tracker_.VersionFloor(result_->config.sha256) > result_->config.version;
   if (!dirty_ && !floor_raised) return result_ ? &*result_ : nullptr;
   auto start = std::chrono::steady_clock::now();
+  // The last result goes first: its config (MBs at thousands of policies) is
+  // never held next to the new one. Nothing reads it past this point; state_
+  // carries what the next render needs.
+  result_.reset();
   reconcile::RenderResult result = reconcile::RenderFleet(candidates_, state_);
   int64_t floor = tracker_.VersionFloor(result.config.sha256);
-  if (floor > result.config.version) result = reconcile::RenderFleet(candidates_, state_, floor);
-  state_ = result.state;
+  if (floor > result.config.version) {
+    result = {};  // as above: one config at a time
+    result = reconcile::RenderFleet(candidates_, state_, floor);
+  }
+  state_ = std::move(result.state);  // held once: result_->state is left empty
   dirty_ = false;
   metrics_.reconcile_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -1,6 +1,7 @@
 # The fleet: proxies from EndpointSlices, state machine, mTLS pushes.
 add_library(gatehouse_fleet STATIC
   ${CMAKE_CURRENT_LIST_DIR}/fleet_tracker.cc
+  ${CMAKE_CURRENT_LIST_DIR}/joined_read_buffer.cc
   ${CMAKE_CURRENT_LIST_DIR}/fleet_pusher.cc)
 target_include_directories(gatehouse_fleet PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(gatehouse_fleet
@@ -17,6 +18,8 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
 endif()
 
 gatehouse_test(fleet_tracker_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/fleet_tracker_test.cc
+  LIBS gatehouse_fleet)
+gatehouse_test(joined_read_buffer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/joined_read_buffer_test.cc
   LIBS gatehouse_fleet)
 gatehouse_test(fleet_pusher_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/fleet_pusher_test.cc
   LIBS gatehouse_fleet)

@@ -2,7 +2,6 @@
 
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
-#include <cpprest/rawptrstream.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -17,6 +16,8 @@
 #include <random>
 #include <system_error>
 #include <thread>
+
+#include "operator/fleet/joined_read_buffer.h"
 
 namespace gatehouse::fleet {
 namespace {
@@ -155,7 +156,7 @@ void Query(Client& client, const PushTls& tls, int64_t* version, std::string* sh
 
 FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url, bool query_first,
                                               const policy::FleetConfig& config,
-                                              const std::string& body) {
+                                              const std::string& header) {
   Answer answer;
   Status allowed = CheckPushTarget(url, tls_.enabled());
   if (!allowed.ok()) {
@@ -178,11 +179,11 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url, bool query
     }
     auto start = std::chrono::steady_clock::now();
     http::http_request put = ConfigRequest(http::methods::PUT, tls_);
-    // Read in place (no per-proxy copy of a config of many MB): `body`
-    // outlives the request, which completes before this returns.
-    concurrency::streams::rawptr_buffer<uint8_t> bytes(
-        reinterpret_cast<const uint8_t*>(body.data()), body.size());
-    put.set_body(concurrency::streams::istream(bytes), body.size(), "application/json");
+    // The envelope is the header line then the content, read in place: no
+    // joined copy of a config of many MB, none per proxy. Both outlive the
+    // request, which completes before this returns.
+    put.set_body(JoinedBody(header, config.content), header.size() + config.content.size(),
+                 "application/json");
     http::http_response pushed = client->request(put).get();
     json reply = ParseAnswer(pushed);
     answer.push_seconds =
@@ -215,12 +216,12 @@ FleetPusher::Answer FleetPusher::CheckAndPush(const std::string& url, bool query
 
 std::vector<FleetPusher::Answer> FleetPusher::RunAll(
     const std::vector<std::pair<std::string, bool>>& jobs, const policy::FleetConfig& config,
-    const std::string& body) {
+    const std::string& header) {
   std::vector<Answer> answers(jobs.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < jobs.size(); i = next++) {
-      answers[i] = CheckAndPush(jobs[i].first, jobs[i].second, config, body);
+      answers[i] = CheckAndPush(jobs[i].first, jobs[i].second, config, header);
     }
   };
   size_t workers = std::min(jobs.size(), static_cast<size_t>(std::max(1, max_parallel_)));
@@ -251,7 +252,7 @@ PushRound FleetPusher::Sync(const policy::FleetConfig& config, FleetTracker* tra
     jobs.emplace_back(std::move(url), query_first);
   }
   if (jobs.empty()) return round;
-  std::vector<Answer> answers = RunAll(jobs, config, policy::SerializeFleetConfig(config));
+  std::vector<Answer> answers = RunAll(jobs, config, policy::FleetConfigHeader(config));
   thread_local std::mt19937_64 rng{std::random_device{}()};
   auto done = std::chrono::steady_clock::now();
   for (size_t i = 0; i < jobs.size(); ++i) {

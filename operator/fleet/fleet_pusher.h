@@ -87,10 +87,11 @@ class FleetPusher {
     std::string error;
   };
   // `query_first`: GET /v1/config before deciding to PUT (see NeedsQuery).
+  // `header`: the envelope's header line (FleetConfigHeader), sent before the content.
   Answer CheckAndPush(const std::string& url, bool query_first, const policy::FleetConfig& config,
-                      const std::string& body);
+                      const std::string& header);
   std::vector<Answer> RunAll(const std::vector<std::pair<std::string, bool>>& jobs,
-                             const policy::FleetConfig& config, const std::string& body);
+                             const policy::FleetConfig& config, const std::string& header);
 
   struct Clients;  // url -> cpprestsdk client (fleet_pusher.cc)
 

@@ -2,6 +2,7 @@
 add_library(gatehouse_kube STATIC
   ${CMAKE_CURRENT_LIST_DIR}/kube_config.cc
   ${CMAKE_CURRENT_LIST_DIR}/kube_client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/trust_store.cc
   ${CMAKE_CURRENT_LIST_DIR}/informer.cc
   ${CMAKE_CURRENT_LIST_DIR}/kube_writer.cc
   ${CMAKE_CURRENT_LIST_DIR}/status_writer.cc
@@ -17,6 +18,8 @@ target_compile_definitions(gatehouse_kube PUBLIC _TURN_OFF_PLATFORM_STRING)
 gatehouse_test(informer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/informer_test.cc
   LIBS gatehouse_kube)
 gatehouse_test(leader_elector_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/leader_elector_test.cc
+  LIBS gatehouse_kube)
+gatehouse_test(trust_store_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/trust_store_test.cc
   LIBS gatehouse_kube)
 gatehouse_test(status_writer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/status_writer_test.cc
   LIBS gatehouse_kube)

@@ -1,6 +1,5 @@
 #include "operator/kube/kube_client.h"
 
-#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
 #include <algorithm>
@@ -8,6 +7,8 @@
 #include <boost/asio/ssl.hpp>
 #include <exception>
 #include <sstream>
+
+#include "operator/kube/trust_store.h"
 
 namespace gatehouse::kube {
 namespace {
@@ -27,8 +28,10 @@ http_client_config MakeClientConfig(const KubeConfig& config, std::chrono::secon
   std::string cert = config.client_cert_pem;
   std::string key = config.client_key_pem;
   out.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
-    // Only the cluster's CA is trusted when one is configured.
-    if (!ca.empty()) ctx.add_certificate_authority(boost::asio::buffer(ca.data(), ca.size()));
+    // Only the cluster's CA is trusted when one is configured (not the
+    // system store cpprestsdk loaded into this context first). A CA that
+    // does not parse leaves nothing trusted: the handshake fails, Unavailable.
+    if (!ca.empty()) (void)TrustOnly(ctx.native_handle(), ca);
     if (!cert.empty() && !key.empty()) {
       ctx.use_certificate_chain(boost::asio::buffer(cert.data(), cert.size()));
       ctx.use_private_key(boost::asio::buffer(key.data(), key.size()),
@@ -47,17 +50,17 @@ http::method MethodOf(const std::string& name) {
   return name;
 }
 
+// The body as it arrives, 16 KiB at a time: the string grows with the answer
+// (a status PATCH gets a few KB back), never to a large read size first.
 StatusOr<std::string> ReadAll(http::http_response& response) {
-  concurrency::streams::container_buffer<std::string> buffer;
-  concurrency::streams::istream body = response.body();
-  size_t total = 0;
-  while (true) {
-    const size_t n = body.read(buffer, 256 * 1024).get();
-    if (n == 0) break;
-    total += n;
-    if (total > kMaxResponseBytes) return ResourceExhaustedError("API response too large");
+  concurrency::streams::streambuf<uint8_t> source = response.body().streambuf();
+  std::string out;
+  std::array<uint8_t, 16 * 1024> chunk;
+  while (const size_t n = source.getn(chunk.data(), chunk.size()).get()) {
+    if (out.size() + n > kMaxResponseBytes) return ResourceExhaustedError("API response too large");
+    out.append(reinterpret_cast<const char*>(chunk.data()), n);
   }
-  return std::move(buffer.collection());
+  return out;
 }
 
 // A std::streambuf over a cpprest response body, refilled 64 KiB at a time

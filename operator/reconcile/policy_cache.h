@@ -7,13 +7,15 @@
 //       cache.Candidates(policies.SharedSnapshot(), secrets, secrets_epoch);
 //   nlohmann::json stored = StoredStatus(*object);  // what a status write compares with
 //
-// Compact form: apiVersion, kind and the identity metadata (name, namespace,
-// uid, generation, resourceVersion, creationTimestamp) stay a JSON tree; the
-// spec is held serialized under "compact" and the status, apart, under
-// "compactStatus" (status writes read it without touching the spec). A
-// policy's JSON tree costs several KB, its text a fraction of that, and
-// thousands of policies sit in the cache. Labels, annotations (kubectl's
-// last-applied copy) and managedFields are dropped: nothing reads them.
+// Compact form: the identity metadata (name, namespace, uid, generation,
+// resourceVersion) stays a JSON tree; what only the parse reads (apiVersion,
+// kind, metadata.creationTimestamp, the spec) is held serialized under
+// "compact", and the status, apart, under "compactStatus" (status writes read
+// it without touching the spec). A policy's JSON tree costs several KB, its
+// text a fraction of that, and thousands of policies sit in the cache.
+// ExpandPolicyObject merges the string back under the tree's identity
+// fields. Labels, annotations (kubectl's last-applied copy) and managedFields
+// are dropped: nothing reads them.
 //
 // Re-use rule: a candidate is parsed again unless the object's uid and
 // generation (the API bumps generation on every spec change; status writes do

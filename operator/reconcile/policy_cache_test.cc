@@ -70,6 +70,29 @@ TEST(CompactPolicyObjectTest, RoundTripsWhatRenderAndStatusUseAndDropsTheRest) {
   EXPECT_EQ(expanded["metadata"]["uid"], "u-1");
   EXPECT_FALSE(expanded.contains("compact"));
   EXPECT_FALSE(expanded.contains("compactStatus"));
+  // What only the parse reads travels in the string, and comes back whole.
+  for (const char* field : {"apiVersion", "kind"}) {
+    EXPECT_FALSE(compact.contains(field)) << field;
+    EXPECT_EQ(expanded[field], full[field]) << field;
+  }
+  EXPECT_FALSE(compact["metadata"].contains("creationTimestamp"));
+  EXPECT_EQ(expanded["metadata"]["creationTimestamp"], full["metadata"]["creationTimestamp"]);
+  EXPECT_EQ(expanded["metadata"]["name"], "p");
+  EXPECT_EQ(expanded["metadata"]["generation"], 2);
+}
+
+TEST(CompactPolicyObjectTest, TheStringNeverReplacesIdentity) {
+  // A compact string that names other identity fields (it never does: we
+  // write it) cannot move the object to another name or generation.
+  json compact = CompactPolicyObject(PolicyObject("p", 2, "a.example.com"));
+  json forged = json::parse(compact["compact"].get<std::string>());
+  forged["metadata"]["name"] = "other";
+  forged["metadata"]["generation"] = 9;
+  compact["compact"] = forged.dump();
+  json expanded = ExpandPolicyObject(compact);
+  EXPECT_EQ(expanded["metadata"]["name"], "p");
+  EXPECT_EQ(expanded["metadata"]["generation"], 2);
+  EXPECT_EQ(expanded["metadata"]["creationTimestamp"], "2024-01-01T00:00:00Z");
 }
 
 TEST(CompactPolicyObjectTest, StoredStatusWithoutTheSpec) {
