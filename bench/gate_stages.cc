@@ -138,7 +138,7 @@ struct Bench {
 int OneRequest(const Bench& bench, size_t index) {
   server::RequestHead head = bench.prototypes[index % bench.prototypes.size()];
   server::GateVerdict verdict;
-  bench.gate.Check(head, bench.client, [&](server::GateVerdict v) { verdict = std::move(v); });
+  bench.gate.Check(head, bench.client, [&](server::GateVerdict&& v) { verdict = std::move(v); });
   server::ExchangeOutcome outcome;
   outcome.status = verdict.local_response ? verdict.local_response->result_int() : 200;
   outcome.gate_time = std::chrono::microseconds(20);

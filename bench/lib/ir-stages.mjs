@@ -16,14 +16,15 @@
 //   verify   ExtractBearer, TokenAuthenticator::Authenticate (token cache hit)
 //   decide   policy::Decide, IsBrowserNavigation, MakeDecision
 //   headers  StripClientHeaders, AddForwardingHeaders, AssertionCache::Get,
-//            AddIdentityHeaders (the gate's Add* follow the strip; the Set*
+//            IdentityLineCache::AddTo (the gate's Add* follow the strip; the Set*
 //            forms, which look for copies first, are not on the gate's path)
 //   audit    AuditLog::Write (format the line, queue it; the writer thread is
 //            not counted)
-//   metrics  RequestGate::Finish minus AuditLog::Write (decision counter,
-//            gate and upstream histograms)
-//   other    everything else in the loop: request id, per-request context,
-//            the verdict, copying the request head
+//   metrics  RequestGate::Finish minus AuditLog::Write and RequestGate::Recycle
+//            (decision counter, gate and upstream histograms, the audit record)
+//   other    everything else in the loop: request id, per-request context
+//            (taken and given back: RequestGate::Recycle), the verdict,
+//            copying the request head
 // Ir counts do not depend on the machine's load, which is why the CI guard
 // compares them rather than times.
 import {execFileSync} from 'node:child_process';
@@ -38,10 +39,11 @@ export const kStages = {
   decide: ['gatehouse::policy::Decide', 'gatehouse::server::IsBrowserNavigation',
            'gatehouse::policy::MakeDecision'],
   headers: ['gatehouse::server::StripClientHeaders', 'gatehouse::server::AddForwardingHeaders',
-            'gatehouse::server::AssertionCache::Get', 'gatehouse::server::AddIdentityHeaders'],
+            'gatehouse::server::AssertionCache::Get', 'gatehouse::server::IdentityLineCache::AddTo'],
   audit: ['gatehouse::server::AuditLog::Write'],
 };
 const kFinish = 'gatehouse::server::RequestGate::Finish';
+const kRecycle = 'gatehouse::server::RequestGate::Recycle';  // in Finish, counted as other
 const kLoop = 'RunMeasured';
 
 // Inclusive Ir per function name (the part before the argument list).
@@ -81,9 +83,9 @@ export function StagesFromProfile(callgrindOut, requests) {
     stages[stage] = Math.round(ir / requests);
     accounted += ir;
   }
-  const finish = find(kFinish);
-  stages.metrics = Math.round((finish - find(kStages.audit[0])) / requests);
-  accounted += finish - find(kStages.audit[0]);
+  const metrics = find(kFinish) - find(kStages.audit[0]) - find(kRecycle);
+  stages.metrics = Math.round(metrics / requests);
+  accounted += metrics;
   stages.other = Math.round((loop - accounted) / requests);
   for (const [stage, ir] of Object.entries(stages)) {
     if (stage !== 'other' && ir <= 0) {

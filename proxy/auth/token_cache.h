@@ -56,6 +56,7 @@ class TokenCache {
   };
   using List = std::list<Entry>;
 
+  static uint64_t ComputeHash(std::string_view token);
   static uint64_t CombineKey(uint64_t token_hash, uint64_t config_id);
   void Erase(std::unordered_map<uint64_t, List::iterator>::iterator it);
 

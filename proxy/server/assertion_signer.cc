@@ -181,15 +181,14 @@ bool AssertionCache::Fresh(const Entry& entry, const AssertionSigner& signer, in
          now - entry.issued_at < kAssertionReuseSeconds;
 }
 
-StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
-                                          const std::shared_ptr<const auth::Identity>& identity,
-                                          std::string_view policy, std::string_view host,
-                                          int64_t now) {
+StatusOr<std::string_view> AssertionCache::Get(
+    const AssertionSigner& signer, const std::shared_ptr<const auth::Identity>& identity,
+    std::string_view policy, std::string_view host, int64_t now) {
   // The same immutable Identity object carries the same claims: when policy
   // and Host match too, the last entry is the one the key would find.
   if (last_.entry != nullptr && last_.identity == identity && last_.signer == &signer &&
       last_.policy == policy && last_.host == host && Fresh(*last_.entry, signer, now)) {
-    return last_.entry->assertion;
+    return std::string_view(last_.entry->assertion);
   }
   // Key: exactly the claims the assertion carries besides iat/exp/jti (sub,
   // email, groups, policy, aud), each length-prefixed (groups after their
@@ -230,7 +229,7 @@ StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
       last_ = Last{};
     }
     Entry& slot = entries_[key];
-    slot = Entry{&signer, std::move(*fresh), now};
+    slot = Entry{&signer, std::move(*fresh), now, ++signed_};
     entry = &slot;
   }
   last_.identity = identity;
@@ -238,7 +237,7 @@ StatusOr<std::string> AssertionCache::Get(const AssertionSigner& signer,
   last_.policy.assign(policy);
   last_.host.assign(host);
   last_.entry = entry;
-  return entry->assertion;
+  return std::string_view(entry->assertion);
 }
 
 }  // namespace gatehouse::server

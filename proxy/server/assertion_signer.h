@@ -81,10 +81,16 @@ class AssertionCache {
   explicit AssertionCache(size_t max_entries = 4096) : max_entries_(max_entries) {}
 
   // A cached assertion for (identity's sub/email/groups, policy, audience) signed at most
-  // kAssertionReuseSeconds ago, else a fresh one from `signer`.
-  StatusOr<std::string> Get(const AssertionSigner& signer,
-                            const std::shared_ptr<const auth::Identity>& identity,
-                            std::string_view policy, std::string_view host, int64_t now);
+  // kAssertionReuseSeconds ago, else a fresh one from `signer`. The text
+  // stays valid until the next Get() on this cache.
+  StatusOr<std::string_view> Get(const AssertionSigner& signer,
+                                 const std::shared_ptr<const auth::Identity>& identity,
+                                 std::string_view policy, std::string_view host, int64_t now);
+
+  // Names the assertion the last successful Get() returned: every signed
+  // assertion gets its own serial (from 1; never reused by this cache), so
+  // equal serials mean the same assertion text. 0 before any.
+  uint64_t last_serial() const { return last_.entry != nullptr ? last_.entry->serial : 0; }
 
   size_t size() const { return entries_.size(); }
 
@@ -93,6 +99,7 @@ class AssertionCache {
     const AssertionSigner* signer = nullptr;
     std::string assertion;
     int64_t issued_at = 0;
+    uint64_t serial = 0;
   };
   // The last answer, found again without building the key: the same Identity
   // object (held, so its address cannot be reused by another identity), the
@@ -109,7 +116,8 @@ class AssertionCache {
   size_t max_entries_;
   std::unordered_map<std::string, Entry> entries_;
   Last last_;
-  std::string key_;  // scratch: reused for every key built
+  uint64_t signed_ = 0;  // assertions signed by this cache: the last serial
+  std::string key_;      // scratch: reused for every key built
 };
 
 }  // namespace gatehouse::server

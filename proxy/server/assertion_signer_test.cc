@@ -174,6 +174,12 @@ TEST(AssertionSignerTest, AudienceFromHost) {
   for (const auto& [host, want] : cases) EXPECT_EQ(AudienceFromHost(host), want) << host;
 }
 
+// A copy of an answer (its text is valid only until the cache's next Get()).
+std::string Text(const StatusOr<std::string_view>& assertion) {
+  EXPECT_TRUE(assertion.ok());
+  return assertion.ok() ? std::string(*assertion) : std::string();
+}
+
 TEST(AssertionCacheTest, ReusesForThirtySecondsPerIdentityPolicyAndHost) {
   auto signer = NewSigner();
   AssertionCache cache;
@@ -181,14 +187,14 @@ TEST(AssertionCacheTest, ReusesForThirtySecondsPerIdentityPolicyAndHost) {
       auth::Identity{.user = "alice", .subject = "alice", .email = "a@example.com"});
   auto bob =
       std::make_shared<const auth::Identity>(auth::Identity{.user = "bob", .subject = "bob"});
-  const std::string first = *cache.Get(*signer, alice, "ns/p", "h.example.com", kNow);
-  EXPECT_EQ(*cache.Get(*signer, alice, "ns/p", "H.example.com:443", kNow + 29), first);
-  EXPECT_NE(*cache.Get(*signer, alice, "ns/p", "h.example.com", kNow + 30), first);
-  EXPECT_NE(*cache.Get(*signer, bob, "ns/p", "h.example.com", kNow), first);
-  EXPECT_NE(*cache.Get(*signer, alice, "ns/q", "h.example.com", kNow), first);
-  EXPECT_NE(*cache.Get(*signer, alice, "ns/p", "other.example.com", kNow), first);
+  const std::string first = Text(cache.Get(*signer, alice, "ns/p", "h.example.com", kNow));
+  EXPECT_EQ(Text(cache.Get(*signer, alice, "ns/p", "H.example.com:443", kNow + 29)), first);
+  EXPECT_NE(Text(cache.Get(*signer, alice, "ns/p", "h.example.com", kNow + 30)), first);
+  EXPECT_NE(Text(cache.Get(*signer, bob, "ns/p", "h.example.com", kNow)), first);
+  EXPECT_NE(Text(cache.Get(*signer, alice, "ns/q", "h.example.com", kNow)), first);
+  EXPECT_NE(Text(cache.Get(*signer, alice, "ns/p", "other.example.com", kNow)), first);
   // Whatever is reused, it is never older than 30 s, so it has >= 30 s to live.
-  const std::string reused = *cache.Get(*signer, alice, "ns/p", "h.example.com", kNow + 45);
+  const std::string reused = Text(cache.Get(*signer, alice, "ns/p", "h.example.com", kNow + 45));
   EXPECT_GE(Part(reused, 1)["exp"].get<int64_t>(), kNow + 45 + 30);
 }
 
@@ -201,16 +207,17 @@ TEST(AssertionCacheTest, KeyedByTheSignedClaimsNotTheIdentityObject) {
     return std::make_shared<const auth::Identity>(auth::Identity{
         .user = sub, .subject = sub, .email = std::move(email), .groups = std::move(groups)});
   };
-  const std::string first = *cache.Get(*signer, id("ann", "a@x", {"g1", "g2"}), "ns/p", "h", kNow);
-  EXPECT_EQ(*cache.Get(*signer, id("ann", "a@x", {"g1", "g2"}), "ns/p", "h", kNow + 1), first);
-  EXPECT_NE(*cache.Get(*signer, id("ann", "a@x", {"g1"}), "ns/p", "h", kNow), first);
-  EXPECT_NE(*cache.Get(*signer, id("ann", "b@x", {"g1", "g2"}), "ns/p", "h", kNow), first);
-  EXPECT_NE(*cache.Get(*signer, id("bob", "a@x", {"g1", "g2"}), "ns/p", "h", kNow), first);
+  const std::string first =
+      Text(cache.Get(*signer, id("ann", "a@x", {"g1", "g2"}), "ns/p", "h", kNow));
+  EXPECT_EQ(Text(cache.Get(*signer, id("ann", "a@x", {"g1", "g2"}), "ns/p", "h", kNow + 1)), first);
+  EXPECT_NE(Text(cache.Get(*signer, id("ann", "a@x", {"g1"}), "ns/p", "h", kNow)), first);
+  EXPECT_NE(Text(cache.Get(*signer, id("ann", "b@x", {"g1", "g2"}), "ns/p", "h", kNow)), first);
+  EXPECT_NE(Text(cache.Get(*signer, id("bob", "a@x", {"g1", "g2"}), "ns/p", "h", kNow)), first);
   // Separators inside values cannot make two claim sets collide.
-  const std::string joined = *cache.Get(*signer, id("c", "e", {"g1,g2"}), "ns/p", "h", kNow);
-  EXPECT_NE(*cache.Get(*signer, id("c", "e", {"g1", "g2"}), "ns/p", "h", kNow), joined);
-  EXPECT_NE(*cache.Get(*signer, id("c:e", "", {}), "ns/p", "h", kNow),
-            *cache.Get(*signer, id("c", ":e", {}), "ns/p", "h", kNow));
+  const std::string joined = Text(cache.Get(*signer, id("c", "e", {"g1,g2"}), "ns/p", "h", kNow));
+  EXPECT_NE(Text(cache.Get(*signer, id("c", "e", {"g1", "g2"}), "ns/p", "h", kNow)), joined);
+  EXPECT_NE(Text(cache.Get(*signer, id("c:e", "", {}), "ns/p", "h", kNow)),
+            Text(cache.Get(*signer, id("c", ":e", {}), "ns/p", "h", kNow)));
   // The reused assertion names the right subject.
   EXPECT_EQ(Part(first, 1)["sub"], "ann");
   EXPECT_EQ(Part(first, 1)["groups"], nlohmann::json({"g1", "g2"}));
@@ -236,7 +243,10 @@ TEST(AssertionCacheTest, RepeatedAsksForOneIdentityObjectStayCorrect) {
   AssertionCache cache;
   auto alice = std::make_shared<const auth::Identity>(
       auth::Identity{.user = "alice", .subject = "alice", .email = "a@example.com"});
-  const std::string first = *cache.Get(*signer, alice, "ns/p", "h.example.com", kNow);
+  EXPECT_EQ(cache.last_serial(), 0u);  // nothing signed yet
+  const std::string first = Text(cache.Get(*signer, alice, "ns/p", "h.example.com", kNow));
+  const uint64_t first_serial = cache.last_serial();
+  EXPECT_NE(first_serial, 0u);
   struct Ask {
     std::string scenario;
     const AssertionSigner* signer;
@@ -258,12 +268,17 @@ TEST(AssertionCacheTest, RepeatedAsksForOneIdentityObjectStayCorrect) {
   };
   for (const Ask& ask : asks) {
     SCOPED_TRACE(ask.scenario);
-    const StatusOr<std::string> got = cache.Get(*ask.signer, alice, ask.policy, ask.host, ask.now);
-    ASSERT_TRUE(got.ok());
-    EXPECT_EQ(*got == first, ask.same_as_first);
-    EXPECT_EQ(Part(*got, 1)["policy"], ask.policy);
-    EXPECT_EQ(Part(*got, 1)["aud"], AudienceFromHost(ask.host));
-    EXPECT_GE(Part(*got, 1)["exp"].get<int64_t>(), ask.now + 30);
+    const uint64_t serial_before = cache.last_serial();
+    const std::string got = Text(cache.Get(*ask.signer, alice, ask.policy, ask.host, ask.now));
+    EXPECT_EQ(got == first, ask.same_as_first);
+    // A reused assertion keeps its serial; a fresh one gets a new one.
+    EXPECT_EQ(cache.last_serial() == first_serial, ask.same_as_first);
+    if (!ask.same_as_first) {
+      EXPECT_GT(cache.last_serial(), serial_before) << "a fresh one has a new serial";
+    }
+    EXPECT_EQ(Part(got, 1)["policy"], ask.policy);
+    EXPECT_EQ(Part(got, 1)["aud"], AudienceFromHost(ask.host));
+    EXPECT_GE(Part(got, 1)["exp"].get<int64_t>(), ask.now + 30);
   }
 }
 
@@ -271,13 +286,13 @@ TEST(AssertionCacheTest, ClearingWhenFullForgetsTheLastAnswerToo) {
   auto signer = NewSigner();
   AssertionCache cache(/*max_entries=*/2);
   auto alice = std::make_shared<const auth::Identity>(auth::Identity{.subject = "alice"});
-  const std::string first = *cache.Get(*signer, alice, "ns/p", "h", kNow);
+  const std::string first = Text(cache.Get(*signer, alice, "ns/p", "h", kNow));
   for (int i = 0; i < 5; ++i) {
     auto other =
         std::make_shared<const auth::Identity>(auth::Identity{.subject = std::to_string(i)});
     ASSERT_TRUE(cache.Get(*signer, other, "ns/p", "h", kNow).ok());
   }
-  const std::string again = *cache.Get(*signer, alice, "ns/p", "h", kNow + 1);
+  const std::string again = Text(cache.Get(*signer, alice, "ns/p", "h", kNow + 1));
   EXPECT_EQ(Part(again, 1)["sub"], "alice");
   EXPECT_NE(again, first);  // signed again: the cleared entry is not served from memory
   EXPECT_LE(cache.size(), 2u);

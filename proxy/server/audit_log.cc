@@ -16,6 +16,10 @@
 
 #include "proxy/core/utf8.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace gatehouse::server {
 namespace {
 
@@ -70,8 +74,100 @@ size_t PlainRunEnd(std::string_view s, size_t i) {
 // At most 6 output bytes per input byte (\u00XX) plus the quotes.
 constexpr size_t StringBound(std::string_view s) { return 6 * s.size() + 2; }
 
-char* WriteString(char* p, std::string_view s) {
-  *p++ = '"';
+uint64_t Load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof(w));
+  return w;
+}
+
+uint32_t Load4(const char* p) {
+  uint32_t w;
+  std::memcpy(&w, p, sizeof(w));
+  return w;
+}
+
+#if defined(__SSE2__)
+// Sixteen bytes at once: every byte in 0x20-0x7e and none '"' or '\'.
+bool PlainBlock(__m128i v) {
+  // b + 0x60 maps 0x20..0x7e onto -128..-34 (signed) and every other byte
+  // above that: one signed compare tests the range.
+  const __m128i in_range = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x60)), _mm_set1_epi8(-33));
+  const __m128i special =
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  return _mm_movemask_epi8(_mm_andnot_si128(special, in_range)) == 0xffff;
+}
+bool PlainWords(uint64_t low, uint64_t high) {
+  return PlainBlock(_mm_set_epi64x(static_cast<int64_t>(high), static_cast<int64_t>(low)));
+}
+#else
+bool PlainWord(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHighs = 0x8080808080808080ull;
+  const auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+  const uint64_t below = (w - kOnes * 0x20) & ~w;  // a byte < 0x20 sets its high bit
+  const uint64_t above = (w + kOnes) | w;          // a byte >= 0x7f sets its high bit
+  return (((below | above) & kHighs) | has_zero(w ^ (kOnes * '"')) |
+          has_zero(w ^ (kOnes * '\\'))) == 0;
+}
+bool PlainWords(uint64_t low, uint64_t high) { return PlainWord(low) && PlainWord(high); }
+#endif
+
+// The whole string when it is plain (nearly every field of a real line), in
+// whole blocks whose last one overlaps the one before (a string of 8-15
+// bytes is two overlapping words, 4-7 bytes two overlapping halves): no
+// byte-by-byte tail, no padding copy. False otherwise; the caller then
+// writes the string again from `p`, escaping.
+inline __attribute__((always_inline)) bool WritePlain(char* p, std::string_view s) {
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  if (n >= 16) {
+    for (size_t i = 0;; i += 16) {
+      if (i + 16 > n) i = n - 16;
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+      if (!PlainBlock(v)) return false;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p + i), v);
+      if (i + 16 == n) return true;
+    }
+  }
+#else
+  if (n >= 16) {
+    for (size_t i = 0;; i += 16) {
+      if (i + 16 > n) i = n - 16;
+      const uint64_t low = Load8(s.data() + i);
+      const uint64_t high = Load8(s.data() + i + 8);
+      if (!PlainWords(low, high)) return false;
+      std::memcpy(p + i, &low, 8);
+      std::memcpy(p + i + 8, &high, 8);
+      if (i + 16 == n) return true;
+    }
+  }
+#endif
+  if (n >= 8) {
+    const uint64_t low = Load8(s.data());
+    const uint64_t high = Load8(s.data() + n - 8);
+    if (!PlainWords(low, high)) return false;
+    std::memcpy(p, &low, 8);
+    std::memcpy(p + n - 8, &high, 8);
+    return true;
+  }
+  if (n >= 4) {
+    const uint32_t low = Load4(s.data());
+    const uint32_t high = Load4(s.data() + n - 4);
+    const uint64_t both = uint64_t{low} | uint64_t{high} << 32;
+    if (!PlainWords(both, both)) return false;
+    std::memcpy(p, &low, 4);
+    std::memcpy(p + n - 4, &high, 4);
+    return true;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!IsPlainJsonByte(s[i])) return false;
+    p[i] = s[i];
+  }
+  return true;
+}
+
+// `s` escaped (without the quotes). Out of line: the rare path.
+__attribute__((noinline)) char* WriteEscaped(char* p, std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const size_t run = PlainRunEnd(s, i);
     std::memcpy(p, s.data() + i, run - i);
@@ -98,6 +194,13 @@ char* WriteString(char* p, std::string_view s) {
       ++i;
     }
   }
+  return p;
+}
+
+// A JSON string. Inlined into the line writer: twelve calls per line.
+inline __attribute__((always_inline)) char* WriteString(char* p, std::string_view s) {
+  *p++ = '"';
+  p = WritePlain(p, s) ? p + s.size() : WriteEscaped(p, s);
   *p++ = '"';
   return p;
 }
@@ -170,18 +273,25 @@ std::string FormatAuditLine(const AuditRecord& r) {
 // The keys with their punctuation, spelled once from audit_fields.
 #define GATEHOUSE_AUDIT_KEY(prefix, name) prefix "\"" name "\":"
 
-void AppendAuditLine(std::string& out, const AuditRecord& r) {
-  namespace f = audit_fields;
-  // Never the query: it may carry secrets (?token=..., signed URLs).
-  const std::string_view path = r.path.substr(0, r.path.find('?'));
+namespace {
+
+// Never the query: it may carry secrets (?token=..., signed URLs).
+std::string_view PathWithoutQuery(std::string_view path) { return path.substr(0, path.find('?')); }
+
+// Room WriteAuditLine may use for `r` (an upper bound).
+size_t AuditLineBound(const AuditRecord& r) {
   const std::string_view strings[] = {r.request_id, r.policy, r.rule,      r.decision,
                                       r.reason,     r.sub,    r.email,     r.method,
-                                      r.host,       path,     r.client_ip, r.token_id};
+                                      r.host,       r.path,   r.client_ip, r.token_id};
   size_t bound = 256 + kTimestampBound + 3 * kIntBound;  // keys, punctuation, numbers
   for (std::string_view s : strings) bound += StringBound(s);
-  const size_t start = out.size();
-  out.resize(start + bound);
-  char* p = out.data() + start;
+  return bound;
+}
+
+// Writes the line at `p` (AuditLineBound(r) bytes of room); returns its end.
+char* WriteAuditLine(char* p, const AuditRecord& r) {
+  namespace f = audit_fields;
+  const std::string_view path = PathWithoutQuery(r.path);
   static_assert(f::kTs == "ts" && f::kRequestId == "request_id" && f::kPolicy == "policy" &&
                 f::kRule == "rule" && f::kDecision == "decision" && f::kReason == "reason" &&
                 f::kSub == "sub" && f::kEmail == "email" && f::kMethod == "method" &&
@@ -221,10 +331,19 @@ void AppendAuditLine(std::string& out, const AuditRecord& r) {
   p = WriteLiteral(p, GATEHOUSE_AUDIT_KEY(",", "upstream_ms"));
   p = WriteInt(p, r.upstream_ms);
   *p++ = '}';
-  out.resize(static_cast<size_t>(p - out.data()));
+  return p;
 }
 
+}  // namespace
+
 #undef GATEHOUSE_AUDIT_KEY
+
+void AppendAuditLine(std::string& out, const AuditRecord& r) {
+  const size_t start = out.size();
+  out.resize(start + AuditLineBound(r));
+  char* end = WriteAuditLine(out.data() + start, r);
+  out.resize(static_cast<size_t>(end - out.data()));
+}
 
 std::unique_ptr<AuditLog> AuditLog::Stdout(AuditBatchLimits limits) {
   // The queue holds batches, not lines; one slot more than the hand-over
@@ -304,36 +423,44 @@ bool AuditLog::QueueFull() const {
 void AuditLog::Write(const AuditRecord& record) {
   ThreadBuffer& buffer = BufferOfThisThread();
   std::lock_guard lock(buffer.mu);
-  std::string& lines = buffer.lines;
-  if (lines.capacity() == 0) lines.reserve(limits_.batch_bytes + 1024);
-  const std::size_t before = lines.size();
-  AppendAuditLine(lines, record);
-  lines.push_back('\n');
-  if (lines.size() > limits_.max_thread_bytes) {
+  // The line is written straight into the batch, in room made beforehand
+  // (zero-filled once per growth, not once per line).
+  const std::size_t room = AuditLineBound(record) + 1;  // and the newline
+  if (buffer.used + room > buffer.lines.size()) {
+    // Doubling, from a batch's size, up to the bound a thread's lines may reach.
+    std::size_t size = std::max(limits_.batch_bytes + 1024, 2 * buffer.lines.size());
+    size = std::min(size, limits_.max_thread_bytes + room);
+    buffer.lines.resize(std::max(size, buffer.used + room));
+  }
+  char* start = buffer.lines.data() + buffer.used;
+  char* end = WriteAuditLine(start, record);
+  *end++ = '\n';
+  const auto line = static_cast<std::size_t>(end - start);
+  if (buffer.used + line > limits_.max_thread_bytes) {
     // The logger cannot keep up (stdout blocked): discard and count rather
     // than grow without bound or block the event loop.
-    lines.resize(before);
     discarded_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  buffer.used += line;
   // No room in the queue: the lines wait here for the next hand-over.
-  if (lines.size() >= limits_.batch_bytes && !QueueFull()) TryHandOver(lines);
+  if (buffer.used >= limits_.batch_bytes && !QueueFull()) TryHandOver(buffer);
 }
 
-bool AuditLog::TryHandOver(std::string& lines) {
+bool AuditLog::TryHandOver(ThreadBuffer& buffer) {
   // The room check and the enqueue are one step: writers on several threads
   // that each saw room must not fill the queue past it together, or spdlog's
   // overflow policy would drop a batch (the queue has one slot more than
   // max_queued_batches, kept for the flush message).
   std::lock_guard lock(enqueue_mu_);
-  if (lines.empty() || QueueFull()) return false;
-  lines.pop_back();  // spdlog ends the message with the newline
+  if (buffer.used == 0 || QueueFull()) return false;
   try {
-    logger_->info(std::string_view(lines));
+    // Without the last newline: spdlog ends the message with one.
+    logger_->info(std::string_view(buffer.lines.data(), buffer.used - 1));
   } catch (...) {
     // spdlog reports its own errors; an audit failure never fails a request.
   }
-  lines.clear();  // keeps its capacity for the next batch
+  buffer.used = 0;  // the room stays for the next batch
   unflushed_.store(true, std::memory_order_relaxed);
   return true;
 }
@@ -348,7 +475,7 @@ void AuditLog::HandOverAll(bool wait_for_room) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     std::lock_guard buffer_lock(buffer->mu);
-    TryHandOver(buffer->lines);
+    TryHandOver(*buffer);
   }
 }
 

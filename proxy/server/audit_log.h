@@ -120,14 +120,15 @@ class AuditLog {
 
  private:
   struct ThreadBuffer {
-    std::mutex mu;  // the owning thread and the flusher only: practically uncontended
-    std::string lines;
+    std::mutex mu;      // the owning thread and the flusher only: practically uncontended
+    std::string lines;  // the first `used` bytes are complete lines; the rest is room
+    std::size_t used = 0;
   };
 
   ThreadBuffer& BufferOfThisThread();
-  // Passes `lines` (complete lines, each ending in '\n') to the logger as one
-  // message and clears them, when the queue has room; false (lines kept) otherwise.
-  bool TryHandOver(std::string& lines);
+  // Passes the buffer's lines (complete, each ending in '\n') to the logger as
+  // one message and empties it, when the queue has room; false (lines kept) otherwise.
+  bool TryHandOver(ThreadBuffer& buffer);
   bool QueueFull() const;
   void HandOverAll(bool wait_for_room);
   // False when the queue had no slot for the flush message.

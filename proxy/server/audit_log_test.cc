@@ -279,5 +279,43 @@ TEST(AuditLogTest, AppendAuditLineMatchesFormatAuditLine) {
   EXPECT_EQ(out, "prefix" + FormatAuditLine(Sample()));
 }
 
+TEST(AuditLogTest, TheLineIsByteForByteTheContractFormat) {
+  EXPECT_EQ(FormatAuditLine(Sample()),
+            R"({"ts":"2023-11-14T22:13:20.123Z","request_id":"0123456789abcdef0123456789abcdef",)"
+            R"("policy":"analytics/metabase","rule":"analysts-read","decision":"allow",)"
+            R"("reason":"allowed","sub":"user-1","email":"a@example.com","method":"GET",)"
+            R"("host":"metabase.example.com","path":"/api/card/1","status":200,)"
+            R"("client_ip":"10.0.0.7","token_id":"jti-1","gate_us":42,"upstream_ms":7})");
+}
+
+TEST(AuditLogTest, EveryLengthAndOffsetIsCopiedOrEscapedExactly) {
+  // Plain strings are copied in whole blocks by length class (0-3, 4-7, 8-15,
+  // 16 and more, the last block overlapping): each length must come out
+  // byte for byte, and a byte needing escape must be caught at each offset.
+  const std::string plain = "abcdefghijklmnopqrstuvwxyz0123456789-._~ABCDEFGHIJ";
+  const std::vector<std::pair<std::string, std::string>> bads = {
+      {"\"", R"(\")"},       {"\\", R"(\\)"},
+      {"\n", R"(\u000a)"},   {std::string(1, '\0'), R"(\u0000)"},
+      {"\x7f", R"(\u007f)"}, {"\xff", R"(\ufffd)"}};
+  for (size_t length = 0; length <= 40; ++length) {
+    const std::string value = plain.substr(0, length);
+    AuditRecord r = Sample();
+    r.rule = value;
+    EXPECT_NE(FormatAuditLine(r).find(R"("rule":")" + value + R"(","decision")"), std::string::npos)
+        << length;
+    for (size_t at = 0; at < length; ++at) {
+      for (const auto& [bad, escaped] : bads) {
+        std::string hostile = value;
+        hostile.replace(at, 1, bad);
+        r.rule = hostile;
+        const std::string want = R"("rule":")" + value.substr(0, at) + escaped +
+                                 value.substr(at + 1) + R"(","decision")";
+        EXPECT_NE(FormatAuditLine(r).find(want), std::string::npos)
+            << "length " << length << ", offset " << at << ": " << FormatAuditLine(r);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse::server

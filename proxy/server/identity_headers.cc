@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <iterator>
 #include <string>
@@ -70,11 +71,37 @@ class NameSet {
   bool long_names_ = false;
 };
 
+// The names stripped from every request whatever the policy says: the
+// default identity header names (so a policy that renames its headers cannot
+// leave the old names spoofable), the forwarding headers, and Authorization
+// unless the policy forwards the token. Built once, not per request.
+NameSet FixedSpoofableNames(bool forward_token) {
+  static const policy::IdentityHeadersSpec kDefaults;
+  static const std::string kDefaultNames[] = {Lower(kDefaults.user), Lower(kDefaults.email),
+                                              Lower(kDefaults.groups), Lower(kDefaults.assertion)};
+  NameSet set;
+  for (const std::string& n : kDefaultNames) set.Add(n);
+  for (std::string_view n : {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                             "x-real-ip", "forwarded", "x-request-id"}) {
+    set.Add(n);
+  }
+  // The caller's credential stays at the gate unless the policy opts in.
+  if (!forward_token) set.Add("authorization");
+  return set;
+}
+
+std::atomic<uint64_t> next_names_id{1};
+
 }  // namespace
 
 IdentityHeaderNames IdentityHeaderNames::From(const policy::IdentityHeadersSpec& spec) {
   IdentityHeaderNames names{Lower(spec.user), Lower(spec.email), Lower(spec.groups),
                             Lower(spec.assertion), spec.forward_token};
+  names.id = next_names_id.fetch_add(1, std::memory_order_relaxed);
+  static const policy::IdentityHeadersSpec kDefaults;
+  names.default_names =
+      names.user == Lower(kDefaults.user) && names.email == Lower(kDefaults.email) &&
+      names.groups == Lower(kDefaults.groups) && names.assertion == Lower(kDefaults.assertion);
   names.user_field = http::string_to_field(AsBeast(names.user));
   names.email_field = http::string_to_field(AsBeast(names.email));
   names.groups_field = http::string_to_field(AsBeast(names.groups));
@@ -83,24 +110,18 @@ IdentityHeaderNames IdentityHeaderNames::From(const policy::IdentityHeadersSpec&
 }
 
 void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) {
-  static const policy::IdentityHeadersSpec kDefaults;
-  static const IdentityHeaderNames kDefaultNames = IdentityHeaderNames::From(kDefaults);
-  // Every name a client must never set, lowercase. The defaults go too, so a
-  // policy that renames its headers cannot leave the old names spoofable.
-  NameSet spoofable;
-  for (std::string_view n :
-       {std::string_view(names.user), std::string_view(names.email), std::string_view(names.groups),
-        std::string_view(names.assertion), std::string_view(kDefaultNames.user),
-        std::string_view(kDefaultNames.email), std::string_view(kDefaultNames.groups),
-        std::string_view(kDefaultNames.assertion)}) {
-    spoofable.Add(n);
+  static const NameSet kFixed = FixedSpoofableNames(/*forward_token=*/false);
+  static const NameSet kFixedForwardToken = FixedSpoofableNames(/*forward_token=*/true);
+  const NameSet& fixed = names.forward_token ? kFixedForwardToken : kFixed;
+  // Every name a client must never set: the fixed ones and this policy's
+  // (none to add when they are the defaults, which the fixed ones hold).
+  NameSet policy_names;
+  if (!names.default_names) {
+    for (std::string_view n : {std::string_view(names.user), std::string_view(names.email),
+                               std::string_view(names.groups), std::string_view(names.assertion)}) {
+      policy_names.Add(n);
+    }
   }
-  for (std::string_view n : {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                             "x-real-ip", "forwarded", "x-request-id"}) {
-    spoofable.Add(n);
-  }
-  // The caller's credential stays at the gate unless the policy opts in.
-  if (!names.forward_token) spoofable.Add("authorization");
   // Security: one pass over what the client sent, comparing names case-
   // insensitively and with '_' read as '-': CGI-style upstreams (WSGI, Rack,
   // PHP) turn both X-Forwarded-User and X_Forwarded_User into
@@ -109,8 +130,8 @@ void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) 
   bool cookies = false;
   for (auto it = request.begin(); it != request.end();) {
     const std::string_view name = AsStd(it->name_string());
-    const bool drop =
-        HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true) || spoofable.Contains(name);
+    const bool drop = HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true) ||
+                      fixed.Contains(name) || policy_names.Contains(name);
     cookies = cookies || (!drop && it->name() == http::field::cookie);
     it = drop ? request.erase(it) : std::next(it);
   }
@@ -153,13 +174,18 @@ void StripGatehouseCookies(RequestHead& request) {
 
 void AddForwardingHeaders(const RequestHead& request, const ClientInfo& client,
                           std::string_view request_id, AddedFields& added) {
-  const std::string_view host = AsStd(request[http::field::host]);
+  AddForwardingHeaders(FirstFieldValue(request, http::field::host), client, request_id, added);
+}
+
+void AddForwardingHeaders(std::string_view host, const ClientInfo& client,
+                          std::string_view request_id, AddedFields& added) {
   // Add() refuses an unsafe byte or a second value for a name: nothing the
-  // client sent can reach the upstream through these lines.
-  added.Add("X-Forwarded-For", client.address_text);
-  added.Add("X-Forwarded-Proto", client.tls ? "https" : "http");
-  if (!host.empty() && IsSafeHeaderValue(host)) added.Add("X-Forwarded-Host", host);
-  added.Add("X-Request-Id", request_id);
+  // client sent can reach the upstream through these lines (a Host with an
+  // unsafe byte gives no X-Forwarded-Host at all).
+  added.AddKnown("X-Forwarded-For", client.address_text);
+  added.AddKnown("X-Forwarded-Proto", client.tls ? "https" : "http");
+  if (!host.empty()) added.AddKnown("X-Forwarded-Host", host);
+  added.AddKnown("X-Request-Id", request_id);
 }
 
 bool IsSafeHeaderValue(std::string_view value) {
@@ -189,20 +215,43 @@ std::string JoinSafeGroups(const std::vector<std::string>& groups) {
 void AddIdentityHeaders(const IdentityHeaderNames& names, const auth::Identity& identity,
                         std::string_view assertion, AddedFields& added) {
   // Security: a claim with a byte outside visible ASCII + space is not sent
-  // at all (checked here and again by Add(), which also refuses a CR, LF or
-  // NUL whoever calls it).
-  if (!identity.user.empty() && IsSafeHeaderValue(identity.user)) {
-    added.Add(names.user, identity.user);
-  }
-  if (!identity.email.empty() && IsSafeHeaderValue(identity.email)) {
-    added.Add(names.email, identity.email);
-  }
+  // at all: Add() refuses it (and a CR, LF or NUL whoever calls it).
+  if (!identity.user.empty()) added.Add(names.user, identity.user);
+  if (!identity.email.empty()) added.Add(names.email, identity.email);
   // Joined into a per-thread buffer: Add() copies the value, the buffer stays.
   thread_local std::string groups;
   groups.clear();
   AppendSafeGroups(groups, identity.groups);
   if (!groups.empty()) added.Add(names.groups, groups);
   if (!assertion.empty()) added.Add(names.assertion, assertion);
+}
+
+void IdentityLineCache::AddTo(const IdentityHeaderNames& names,
+                              const std::shared_ptr<const auth::Identity>& identity,
+                              std::string_view assertion, uint64_t assertion_serial,
+                              AddedFields& added) {
+  // Not cacheable: names or assertion without an identity of their own.
+  if (names.id == 0 || assertion_serial == 0) {
+    AddIdentityHeaders(names, *identity, assertion, added);
+    return;
+  }
+  // Security: reused only for the very same inputs (ids and serials are
+  // never reused; the Identity is immutable and held, so an equal pointer
+  // names the same claims, and another object with equal user, email and
+  // groups, e.g. a fresh token of the same user, makes the same lines), so
+  // the lines are those a rebuild would make.
+  const bool same_claims =
+      identity_ == identity ||
+      (identity_ != nullptr && identity_->user == identity->user &&
+       identity_->email == identity->email && identity_->groups == identity->groups);
+  if (!same_claims || names_id_ != names.id || assertion_serial_ != assertion_serial) {
+    lines_.clear();
+    AddIdentityHeaders(names, *identity, assertion, lines_);
+    names_id_ = names.id;
+    assertion_serial_ = assertion_serial;
+  }
+  identity_ = identity;
+  if (!added.AddAll(lines_)) AddIdentityHeaders(names, *identity, assertion, added);
 }
 
 }  // namespace gatehouse::server

@@ -4,8 +4,10 @@
 //
 //   IdentityHeaderNames names = IdentityHeaderNames::From(policy.spec.identity_headers);
 //   StripClientHeaders(request, names);                 // every casing, every copy
-//   AddForwardingHeaders(request, client, request_id, verdict.added_fields);
+//   AddForwardingHeaders(host, client, request_id, verdict.added_fields);
 //   AddIdentityHeaders(names, identity, assertion, verdict.added_fields);
+//   // or, per worker thread, the same lines reused while nothing changed:
+//   line_cache.AddTo(names, identity_ptr, assertion, assertion_serial, verdict.added_fields);
 // The added fields go to the upstream after the request's own (gate.h,
 // added_fields.h); only after the strip is each name guaranteed one value.
 //
@@ -27,6 +29,8 @@
 // two). The signed assertion still carries the exact claim values as JSON.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +45,16 @@ namespace gatehouse::server {
 inline std::string_view AsStd(boost::beast::string_view s) { return {s.data(), s.size()}; }
 inline boost::beast::string_view AsBeast(std::string_view s) { return {s.data(), s.size()}; }
 
+// The value of the first `name` field ("" when none), as request[name] gives
+// it, found by a walk over the request's few fields comparing Beast's field
+// enum: cheaper than the name lookup in Beast's tree.
+inline std::string_view FirstFieldValue(const RequestHead& request, http::field name) {
+  for (const auto& field : request) {
+    if (field.name() == name) return AsStd(field.value());
+  }
+  return {};
+}
+
 struct IdentityHeaderNames {
   std::string user;  // lowercase
   std::string email;
@@ -53,6 +67,12 @@ struct IdentityHeaderNames {
   http::field email_field = http::field::unknown;
   http::field groups_field = http::field::unknown;
   http::field assertion_field = http::field::unknown;
+  // Tells apart the results of From() (never reused in a process): caches
+  // may key on it. 0 (built otherwise) is never cached. Do not modify the
+  // names of a built value: copies share the id.
+  uint64_t id = 0;
+  // From(): the four names are the defaults (already stripped as such).
+  bool default_names = false;
 
   static IdentityHeaderNames From(const policy::IdentityHeadersSpec& spec);
 };
@@ -70,11 +90,36 @@ void StripGatehouseCookies(RequestHead& request);
 // AddIdentityHeaders (otherwise the upstream could see two values).
 void AddForwardingHeaders(const RequestHead& request, const ClientInfo& client,
                           std::string_view request_id, AddedFields& added);
+// The same with the request's Host value already at hand.
+void AddForwardingHeaders(std::string_view host, const ClientInfo& client,
+                          std::string_view request_id, AddedFields& added);
 
 // Adds user/email/groups (safe values only) and, when non-empty, the
 // assertion to `added`, under the policy's names. Same precondition.
 void AddIdentityHeaders(const IdentityHeaderNames& names, const auth::Identity& identity,
                         std::string_view assertion, AddedFields& added);
+
+// AddIdentityHeaders for the requests of one worker thread (one instance per
+// thread, no locks): the lines built for the last call are appended again
+// while the identity's user, email and groups (compared, or the same held
+// Identity object), the names (IdentityHeaderNames::id) and the assertion
+// (its serial in ONE AssertionCache, the caller's) are the same, since the
+// lines are a function of those alone; every line was
+// checked by AddedFields::Add() when built. A serial or id of 0 is never
+// reused. When a reused line's name is already in `added`, the lines are
+// added one by one instead, exactly as AddIdentityHeaders would.
+class IdentityLineCache {
+ public:
+  void AddTo(const IdentityHeaderNames& names,
+             const std::shared_ptr<const auth::Identity>& identity, std::string_view assertion,
+             uint64_t assertion_serial, AddedFields& added);
+
+ private:
+  std::shared_ptr<const auth::Identity> identity_;
+  uint64_t names_id_ = 0;
+  uint64_t assertion_serial_ = 0;
+  AddedFields lines_;
+};
 
 // True when every byte is visible ASCII or space (safe as a header value).
 bool IsSafeHeaderValue(std::string_view value);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -345,6 +346,164 @@ TEST(IdentityHeadersTest, StripThenAddLeavesExactlyOneGateValuePerName) {
       EXPECT_EQ(AsStd(field.value()).find("spoof"), std::string_view::npos)
           << AsStd(field.name_string());
     }
+  }
+}
+
+TEST(AddedFieldsTest, AddKnownChecksTheValueAndRefusesASecondValue) {
+  AddedFields added;
+  EXPECT_TRUE(added.AddKnown("X-Request-Id", "abc"));
+  EXPECT_FALSE(added.AddKnown("X-Request-Id", "def"));
+  EXPECT_FALSE(added.Add("x-request-id", "def")) << "any casing is the same name";
+  EXPECT_FALSE(added.AddKnown("X-Forwarded-Host", "a\r\nX-Admin: 1"));
+  EXPECT_FALSE(added.AddKnown("X-Forwarded-Host", std::string("a\0b", 3)));
+  EXPECT_EQ(added.text(), "X-Request-Id: abc\r\n");
+}
+
+TEST(AddedFieldsTest, AddAllAppendsEveryLineOrNone) {
+  AddedFields lines;
+  ASSERT_TRUE(lines.Add("X-Forwarded-User", "alice"));
+  ASSERT_TRUE(lines.Add("X-Forwarded-Email", "a@example.com"));
+  struct Row {
+    std::string scenario;
+    std::vector<Sent> before;
+    bool appended;
+    std::string text;  // expected afterwards
+  };
+  const std::vector<Row> rows = {
+      {"into nothing", {}, true, "X-Forwarded-User: alice\r\nX-Forwarded-Email: a@example.com\r\n"},
+      {"after other names",
+       {{"X-Request-Id", "r"}},
+       true,
+       "X-Request-Id: r\r\nX-Forwarded-User: alice\r\nX-Forwarded-Email: a@example.com\r\n"},
+      {"a name already there, other casing",
+       {{"x-forwarded-email", "e"}},
+       false,
+       "x-forwarded-email: e\r\n"},
+      {"a name of the same length",
+       {{"X-Forwarded-Host", "h"}},
+       true,
+       "X-Forwarded-Host: h\r\nX-Forwarded-User: alice\r\nX-Forwarded-Email: a@example.com\r\n"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.scenario);
+    AddedFields added;
+    for (const Sent& s : row.before) ASSERT_TRUE(added.Add(s.name, s.value));
+    EXPECT_EQ(added.AddAll(lines), row.appended);
+    EXPECT_EQ(added.text(), row.text);
+    // Found by name afterwards, so later Add()s still see every name.
+    if (row.appended) {
+      EXPECT_EQ(Added(added, "x-forwarded-user"), "alice");
+      EXPECT_FALSE(added.Add("X-Forwarded-User", "mallory"));
+    }
+  }
+  // Limits hold for the sum.
+  AddedFields full;
+  for (size_t i = 0; i + 1 < AddedFields::kMaxFields; ++i) {
+    ASSERT_TRUE(full.Add("X-F" + std::to_string(i), "v"));
+  }
+  const std::string before(full.text());
+  EXPECT_FALSE(full.AddAll(lines));
+  EXPECT_EQ(full.text(), before);
+}
+
+TEST(AddedFieldsTest, CopiesMovesAndReusedBuffersHoldOnlyTheirOwnLines) {
+  AddedFields a;
+  ASSERT_TRUE(a.Add("X-Forwarded-User", "alice"));
+  AddedFields copy = a;
+  EXPECT_EQ(copy.text(), a.text());
+  AddedFields moved = std::move(a);
+  EXPECT_EQ(moved.text(), "X-Forwarded-User: alice\r\n");
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): a moved-from value is empty
+  EXPECT_FALSE(a.Find("X-Forwarded-User"));
+  {
+    AddedFields secret;
+    ASSERT_TRUE(secret.Add("X-Gatehouse-Assertion", std::string(900, 's')));
+  }  // its buffer becomes this thread's spare
+  AddedFields next;
+  EXPECT_EQ(next.text(), "");
+  ASSERT_TRUE(next.Add("X-Request-Id", "r2"));
+  EXPECT_EQ(next.text(), "X-Request-Id: r2\r\n") << "nothing of the earlier lines shows";
+  EXPECT_FALSE(next.Find("X-Gatehouse-Assertion"));
+  // Growing past the first buffer keeps every line.
+  AddedFields big;
+  ASSERT_TRUE(big.Add("X-A", std::string(1000, 'a')));
+  ASSERT_TRUE(big.Add("X-B", std::string(3000, 'b')));
+  EXPECT_EQ(Added(big, "x-a"), std::string(1000, 'a'));
+  EXPECT_EQ(Added(big, "x-b"), std::string(3000, 'b'));
+}
+
+TEST(IdentityHeadersTest, FirstFieldValueIsWhatTheFieldLookupGives) {
+  RequestHead head = HeadWith({{"User-Agent", "wrk"}});
+  EXPECT_EQ(FirstFieldValue(head, http::field::host), AsStd(head[http::field::host]));
+  EXPECT_EQ(FirstFieldValue(head, http::field::accept), "");
+  head.insert(http::field::host, "second.example.com");
+  EXPECT_EQ(FirstFieldValue(head, http::field::host), AsStd(head[http::field::host]));
+  EXPECT_EQ(FirstFieldValue(head, http::field::host), "app.example.com");
+}
+
+// The line cache must give exactly what AddIdentityHeaders gives, for every
+// change of its inputs, and never reuse lines for other inputs.
+TEST(IdentityLineCacheTest, GivesWhatARebuildGivesForEveryInput) {
+  const IdentityHeaderNames defaults = IdentityHeaderNames::From({});
+  const IdentityHeaderNames renamed = IdentityHeaderNames::From(Renamed());
+  IdentityHeaderNames unnamed = IdentityHeaderNames::From(Renamed());
+  unnamed.id = 0;  // not from From(): never cached
+  auto alice = std::make_shared<const auth::Identity>(
+      auth::Identity{.user = "alice", .email = "a@example.com", .groups = {"g1", "g2"}});
+  auto alice_again = std::make_shared<const auth::Identity>(*alice);
+  auto alice_fewer_groups = std::make_shared<const auth::Identity>(
+      auth::Identity{.user = "alice", .email = "a@example.com", .groups = {"g1"}});
+  auto alice_other_email = std::make_shared<const auth::Identity>(
+      auth::Identity{.user = "alice", .email = "b@example.com", .groups = {"g1"}});
+  auto other_user = std::make_shared<const auth::Identity>(
+      auth::Identity{.user = "alicia", .email = "b@example.com", .groups = {"g1"}});
+  auto bob = std::make_shared<const auth::Identity>(auth::Identity{.user = "bob"});
+  auto hostile = std::make_shared<const auth::Identity>(
+      auth::Identity{.user = "eve\r\nX-Admin: 1", .email = "e@x", .groups = {"a,b", "ok"}});
+  struct Row {
+    std::string scenario;
+    const IdentityHeaderNames* names;
+    std::shared_ptr<const auth::Identity> identity;
+    std::string assertion;
+    uint64_t serial;
+    std::vector<Sent> before;  // already in the added fields
+  };
+  const std::vector<Row> rows = {
+      {"first", &defaults, alice, "jwt-1", 1, {{"X-Request-Id", "r"}}},
+      {"same again (reused)", &defaults, alice, "jwt-1", 1, {{"X-Request-Id", "r"}}},
+      {"new assertion", &defaults, alice, "jwt-2", 2, {}},
+      {"other identity object, same claims", &defaults, alice_again, "jwt-2", 2, {}},
+      {"same user, fewer groups", &defaults, alice_fewer_groups, "jwt-2", 2, {}},
+      {"same user, other email", &defaults, alice_other_email, "jwt-2", 2, {}},
+      {"other user, same email", &defaults, other_user, "jwt-2", 2, {}},
+      {"other identity", &defaults, bob, "jwt-2", 2, {}},
+      {"renamed headers", &renamed, bob, "jwt-2", 2, {}},
+      {"names not from From()", &unnamed, alice, "jwt-2", 2, {}},
+      {"no assertion", &defaults, alice, "", 0, {}},
+      {"hostile claims", &defaults, hostile, "jwt-3", 3, {}},
+      {"hostile claims again (reused)", &defaults, hostile, "jwt-3", 3, {}},
+      {"a name already added: one by one",
+       &defaults,
+       alice,
+       "jwt-4",
+       4,
+       {{"X-Forwarded-Email", "gate"}}},
+      {"back to the first", &defaults, alice, "jwt-1", 1, {{"X-Request-Id", "r"}}},
+  };
+  IdentityLineCache cache;
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.scenario);
+    AddedFields want;
+    AddedFields got;
+    for (const Sent& s : row.before) {
+      ASSERT_TRUE(want.Add(s.name, s.value));
+      ASSERT_TRUE(got.Add(s.name, s.value));
+    }
+    AddIdentityHeaders(*row.names, *row.identity, row.assertion, want);
+    cache.AddTo(*row.names, row.identity, row.assertion, row.serial, got);
+    EXPECT_EQ(got.text(), want.text());
+    EXPECT_EQ(got.text().find("X-Admin"), std::string_view::npos);
+    EXPECT_EQ(AddedNames(got).size(), AddedNames(want).size());
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <limits>
 #include <sstream>
 
 namespace gatehouse::server {
@@ -51,16 +52,71 @@ Child& Resolve(std::atomic<Child*>& slot, Add add) {
 
 }  // namespace
 
-prometheus::Histogram& PolicyMetrics::gate_duration() {
-  return Resolve(gate_duration_, [&]() -> prometheus::Histogram& {
-    return metrics_.request_duration_->Add({{"policy", policy_key_}}, GateBuckets());
+AtomicHistogram& PolicyMetrics::gate_duration() {
+  return Resolve(gate_duration_,
+                 [&]() -> AtomicHistogram& { return metrics_.request_duration_.For(policy_key_); });
+}
+
+AtomicHistogram& PolicyMetrics::upstream_duration() {
+  return Resolve(upstream_duration_, [&]() -> AtomicHistogram& {
+    return metrics_.upstream_duration_.For(policy_key_);
   });
 }
 
-prometheus::Histogram& PolicyMetrics::upstream_duration() {
-  return Resolve(upstream_duration_, [&]() -> prometheus::Histogram& {
-    return metrics_.upstream_duration_->Add({{"policy", policy_key_}}, UpstreamBuckets());
-  });
+AtomicHistogram::AtomicHistogram(const std::vector<double>& upper_bounds)
+    : bounds_(upper_bounds), counts_(new std::atomic<uint64_t>[upper_bounds.size() + 1]) {
+  for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0, std::memory_order_relaxed);
+}
+
+void AtomicHistogram::Observe(double value) {
+  // The first bucket whose upper bound holds the value (le is inclusive);
+  // the last, +Inf, otherwise (NaN too, as prometheus-cpp does). Sixteen
+  // bounds: a short scan.
+  size_t bucket = 0;
+  while (bucket < bounds_.size() && !(bounds_[bucket] >= value)) ++bucket;
+  counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+  double sum = sum_.load(std::memory_order_relaxed);
+  while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
+  }
+}
+
+prometheus::ClientMetric::Histogram AtomicHistogram::Read() const {
+  prometheus::ClientMetric::Histogram out;
+  uint64_t cumulative = 0;
+  out.bucket.reserve(bounds_.size() + 1);
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    cumulative += counts_[i].load(std::memory_order_relaxed);
+    prometheus::ClientMetric::Bucket b;
+    b.cumulative_count = cumulative;
+    b.upper_bound = i < bounds_.size() ? bounds_[i] : std::numeric_limits<double>::infinity();
+    out.bucket.push_back(b);
+  }
+  out.sample_count = cumulative;
+  out.sample_sum = sum_.load(std::memory_order_relaxed);
+  return out;
+}
+
+AtomicHistogram& ProxyMetrics::HistogramFamily::For(const std::string& policy) {
+  std::lock_guard lock(mu);
+  std::unique_ptr<AtomicHistogram>& slot = by_policy[policy];
+  if (slot == nullptr) slot = std::make_unique<AtomicHistogram>(*bounds);
+  return *slot;
+}
+
+void ProxyMetrics::HistogramFamily::CollectInto(std::vector<prometheus::MetricFamily>& out) const {
+  std::lock_guard lock(mu);
+  if (by_policy.empty()) return;
+  prometheus::MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = prometheus::MetricType::Histogram;
+  for (const auto& [policy, histogram] : by_policy) {
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"policy", policy});
+    metric.histogram = histogram->Read();
+    family.metric.push_back(std::move(metric));
+  }
+  out.push_back(std::move(family));
 }
 
 prometheus::Counter& PolicyMetrics::rate_limited() {
@@ -109,15 +165,12 @@ ProxyMetrics::ProxyMetrics() : registry_(std::make_shared<prometheus::Registry>(
                     .Name(n::kDecisions)
                     .Help("Requests decided by the gate, by policy, rule, decision and reason.")
                     .Register(*registry_);
-  request_duration_ = &prometheus::BuildHistogram()
-                           .Name(n::kRequestDuration)
-                           .Help("Time the gate spent deciding a request (excluding upstream).")
-                           .Register(*registry_);
-  upstream_duration_ =
-      &prometheus::BuildHistogram()
-           .Name(n::kUpstreamDuration)
-           .Help("Time from sending a request upstream to the end of its response.")
-           .Register(*registry_);
+  request_duration_.name = n::kRequestDuration;
+  request_duration_.help = "Time the gate spent deciding a request (excluding upstream).";
+  request_duration_.bounds = &GateBuckets();
+  upstream_duration_.name = n::kUpstreamDuration;
+  upstream_duration_.help = "Time from sending a request upstream to the end of its response.";
+  upstream_duration_.bounds = &UpstreamBuckets();
   config_version_ = &prometheus::BuildGauge()
                          .Name(n::kConfigVersion)
                          .Help("Version of the fleet config in force (0: none).")
@@ -161,8 +214,13 @@ void ProxyMetrics::JwksFetched(std::string_view issuer, std::string_view result)
 }
 
 std::string ProxyMetrics::Exposition() const {
+  // The registry's families, then the histograms: the order prometheus-cpp
+  // gave when they were its own (counters, gauges, histograms).
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  request_duration_.CollectInto(families);
+  upstream_duration_.CollectInto(families);
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

@@ -16,10 +16,12 @@
 // two histograms' worth (~2 KB each; ~22 MB at 10,000 policies).
 #pragma once
 
+#include <prometheus/client_metric.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <atomic>
@@ -51,6 +53,28 @@ inline constexpr std::string_view kFleetJwksRule = "gatehouse_jwks";
 
 class ProxyMetrics;
 
+// A histogram observed without a lock: relaxed atomic bucket counters and sum
+// (prometheus-cpp's Histogram takes a mutex on every Observe, one mutex per
+// policy that every worker thread shares). Read into the exposition by
+// ProxyMetrics, in prometheus-cpp's histogram form (cumulative buckets, +Inf,
+// count, sum). Under concurrent observations a scrape may see an observation
+// in the count and not yet in the sum; each series stays monotonic.
+class AtomicHistogram {
+ public:
+  // `upper_bounds`: ascending, without +Inf; must outlive the histogram.
+  explicit AtomicHistogram(const std::vector<double>& upper_bounds);
+  AtomicHistogram(const AtomicHistogram&) = delete;
+  AtomicHistogram& operator=(const AtomicHistogram&) = delete;
+
+  void Observe(double value);
+  prometheus::ClientMetric::Histogram Read() const;
+
+ private:
+  const std::vector<double>& bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // per bucket, +Inf last; not cumulative
+  std::atomic<double> sum_{0};
+};
+
 class PolicyMetrics {
  public:
   PolicyMetrics(ProxyMetrics& metrics, std::string policy_key, std::vector<std::string> rule_names);
@@ -63,8 +87,8 @@ class PolicyMetrics {
   prometheus::Counter& Decision(const policy::Decision& decision);
   // gatehouse_request_duration_seconds / gatehouse_upstream_duration_seconds /
   // gatehouse_rate_limited_total{policy}: the series appears on first use.
-  prometheus::Histogram& gate_duration();
-  prometheus::Histogram& upstream_duration();
+  AtomicHistogram& gate_duration();
+  AtomicHistogram& upstream_duration();
   prometheus::Counter& rate_limited();
 
  private:
@@ -78,8 +102,8 @@ class PolicyMetrics {
   // [slot][reason][allow]: resolved children, filled on first use. The array
   // itself is allocated by the first Decision() (owned; freed by the destructor).
   std::atomic<std::atomic<prometheus::Counter*>*> cells_{nullptr};
-  std::atomic<prometheus::Histogram*> gate_duration_{nullptr};
-  std::atomic<prometheus::Histogram*> upstream_duration_{nullptr};
+  std::atomic<AtomicHistogram*> gate_duration_{nullptr};
+  std::atomic<AtomicHistogram*> upstream_duration_{nullptr};
   std::atomic<prometheus::Counter*> rate_limited_{nullptr};
 };
 
@@ -103,10 +127,24 @@ class ProxyMetrics {
  private:
   friend class PolicyMetrics;
 
+  // The per-policy histograms of one metric name, kept for the life of the
+  // ProxyMetrics (a new snapshot's PolicyMetrics finds its policy's again).
+  struct HistogramFamily {
+    std::string name;
+    std::string help;
+    const std::vector<double>* bounds = nullptr;
+    mutable std::mutex mu;  // creation and reading only; never on Observe
+    std::map<std::string, std::unique_ptr<AtomicHistogram>, std::less<>> by_policy;
+
+    AtomicHistogram& For(const std::string& policy);
+    // No family when no series happened (as prometheus-cpp's families do).
+    void CollectInto(std::vector<prometheus::MetricFamily>& out) const;
+  };
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* decisions_;
-  prometheus::Family<prometheus::Histogram>* request_duration_;
-  prometheus::Family<prometheus::Histogram>* upstream_duration_;
+  HistogramFamily request_duration_;
+  HistogramFamily upstream_duration_;
   prometheus::Gauge* config_version_;
   prometheus::Counter* applies_success_;
   prometheus::Counter* applies_error_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -144,6 +145,61 @@ TEST(ProxyMetricsTest, PromtoolCheckMetricsIsClean) {
   EXPECT_EQ(rc, 0) << report;
 }
 #endif
+
+TEST(AtomicHistogramTest, BucketsAreInclusiveCumulativeAndEndInInf) {
+  const std::vector<double> bounds = {0.1, 1, 10};
+  AtomicHistogram h(bounds);
+  for (double v : {0.05, 0.1, 0.5, 1.0, 10.0, 11.0, std::nan("")}) h.Observe(v);
+  const prometheus::ClientMetric::Histogram got = h.Read();
+  ASSERT_EQ(got.bucket.size(), 4u);
+  const std::vector<uint64_t> cumulative = {2, 4, 5, 7};  // le=0.1, 1, 10, +Inf
+  for (size_t i = 0; i < got.bucket.size(); ++i) {
+    EXPECT_EQ(got.bucket[i].cumulative_count, cumulative[i]) << i;
+  }
+  EXPECT_TRUE(std::isinf(got.bucket.back().upper_bound));
+  EXPECT_EQ(got.sample_count, 7u);
+  EXPECT_TRUE(std::isnan(got.sample_sum));  // as prometheus-cpp: NaN makes the sum NaN
+}
+
+TEST(AtomicHistogramTest, ConcurrentObservationsAreAllCounted) {
+  ProxyMetrics metrics;
+  auto pm = metrics.ForPolicy("ns/busy", {"r"});
+  constexpr int kThreads = 4;
+  constexpr int kEach = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) pm->gate_duration().Observe(0.5);  // exact in binary
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const prometheus::ClientMetric::Histogram got = pm->gate_duration().Read();
+  EXPECT_EQ(got.sample_count, uint64_t{kThreads} * kEach);
+  EXPECT_EQ(got.sample_sum, 0.5 * kThreads * kEach);
+  const std::string text = metrics.Exposition();
+  EXPECT_NE(text.find(R"(gatehouse_request_duration_seconds_count{policy="ns/busy"} 80000)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(gatehouse_request_duration_seconds_bucket{policy="ns/busy",le="0.25"} 0)"),
+            std::string::npos);
+  EXPECT_NE(
+      text.find(R"(gatehouse_request_duration_seconds_bucket{policy="ns/busy",le="0.5"} 80000)"),
+      std::string::npos);
+}
+
+TEST(AtomicHistogramTest, ANewSnapshotsPolicyMetricsKeepCounting) {
+  // Histograms live as long as ProxyMetrics: a reload's PolicyMetrics for the
+  // same policy continues the same series (counters only go up).
+  ProxyMetrics metrics;
+  auto first = metrics.ForPolicy("ns/p", {"r"});
+  first->upstream_duration().Observe(0.01);
+  auto second = metrics.ForPolicy("ns/p", {"r"});
+  second->upstream_duration().Observe(0.01);
+  EXPECT_EQ(&first->upstream_duration(), &second->upstream_duration());
+  EXPECT_NE(
+      metrics.Exposition().find(R"(gatehouse_upstream_duration_seconds_count{policy="ns/p"} 2)"),
+      std::string::npos);
+}
 
 }  // namespace
 }  // namespace gatehouse::server

@@ -1,6 +1,7 @@
 #include "proxy/server/request_gate.h"
 
 #include <algorithm>
+#include <array>
 
 #include "proxy/auth/jwt_verifier.h"
 #include "proxy/auth/token_cache.h"
@@ -20,9 +21,16 @@ auth::TokenCache& ThreadTokenCache() {
   return cache;
 }
 
-AssertionCache& ThreadAssertionCache() {
-  thread_local AssertionCache cache;
-  return cache;
+// A worker thread's assertions and the identity lines built from them; the
+// line cache is keyed by this assertion cache's serials.
+struct IdentityCaches {
+  AssertionCache assertions;
+  IdentityLineCache lines;
+};
+
+IdentityCaches& ThreadIdentityCaches() {
+  thread_local IdentityCaches caches;
+  return caches;
 }
 
 std::string_view PathOnly(std::string_view target) {
@@ -30,22 +38,67 @@ std::string_view PathOnly(std::string_view target) {
   return target.substr(0, std::min(target.size(), kMaxAuditPathBytes));
 }
 
+constexpr char kContextKind = 0;  // its address tags RequestGate's contexts
+
 }  // namespace
 
 // What Finish() needs again: one per request.
 struct RequestGate::Context final : GateContext {
+  Context() : GateContext(&kContextKind) {}
+  Context(Context&& other) noexcept = default;
+
+  std::string_view request_id() const { return {request_id_text.data(), kRequestIdLength}; }
+  // Back to the state of a new Context, keeping the strings' capacity.
+  void Reset() {
+    snapshot.reset();
+    runtime = nullptr;
+    counted = false;
+    decision = policy::Decision{};
+    reason = {};
+    identity.reset();
+    method.clear();
+    host.clear();
+    path.clear();
+    client_ip.clear();
+  }
+
   std::shared_ptr<const FleetSnapshot> snapshot;  // keeps decision pointers valid
   const PolicyRuntime* runtime = nullptr;
   bool counted = false;  // a policy::Decision exists (counted in gatehouse_decisions_total)
   policy::Decision decision;
   std::string_view reason;  // label for the audit line (decision's, or a 503 reason)
   std::shared_ptr<const auth::Identity> identity;
-  std::string request_id;
+  std::array<char, kRequestIdLength> request_id_text{};
   std::string method;
   std::string host;
   std::string path;
   std::string client_ip;
 };
+
+namespace {
+
+// One spare Context per thread (see RequestGate::NewContext).
+std::unique_ptr<GateContext>& ThreadSpareContext() {
+  thread_local std::unique_ptr<GateContext> spare;
+  return spare;
+}
+
+}  // namespace
+
+std::unique_ptr<RequestGate::Context> RequestGate::NewContext() {
+  std::unique_ptr<GateContext>& spare = ThreadSpareContext();
+  if (spare == nullptr) return std::make_unique<Context>();
+  return std::unique_ptr<Context>(static_cast<Context*>(spare.release()));
+}
+
+void RequestGate::Recycle(std::unique_ptr<Context> ctx) {
+  std::unique_ptr<GateContext>& spare = ThreadSpareContext();
+  if (spare != nullptr) return;  // one is enough: this one is freed
+  // Security: nothing of this request stays reachable (snapshot, identity
+  // released; strings emptied) while the object waits for the next one.
+  ctx->Reset();
+  spare = std::move(ctx);
+}
 
 // ---------------------------------------------------------------------------
 // KeyWaiter
@@ -124,17 +177,17 @@ void RequestGate::Answer(RequestHead& request, std::unique_ptr<Context> ctx, Don
                          int64_t retry_after) {
   GateVerdict verdict;
   verdict.local_response =
-      MakeLocalResponse(request, status, ctx->reason, ctx->request_id, retry_after);
+      MakeLocalResponse(request, status, ctx->reason, ctx->request_id(), retry_after);
   verdict.context = std::move(ctx);
   done(std::move(verdict));
 }
 
 void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done& done,
                            bool may_wait, SessionUse session_use) {
-  auto ctx = std::make_unique<Context>();
-  ctx->request_id = NewRequestId();
-  ctx->method = std::string(AsStd(request.method_string()));
-  ctx->host = std::string(AsStd(request[http::field::host]));
+  std::unique_ptr<Context> ctx = NewContext();
+  WriteRequestId(ctx->request_id_text.data());
+  ctx->method.assign(AsStd(request.method_string()));
+  ctx->host.assign(FirstFieldValue(request, http::field::host));
   ctx->client_ip = client.address_text;
   ctx->snapshot = deps_.store.Current();
   if (ctx->snapshot == nullptr) {
@@ -163,7 +216,7 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
     ctx->decision = policy::MakeDecision(policy::DecisionReason::kAllowed, nullptr, kFleetJwksRule);
     ctx->reason = ctx->decision.ReasonLabel();
     GateVerdict verdict;
-    LocalResponse response = MakeLocalResponse(request, 200, ctx->reason, ctx->request_id);
+    LocalResponse response = MakeLocalResponse(request, 200, ctx->reason, ctx->request_id());
     response.set(http::field::content_type, "application/jwk-set+json");
     response.set(http::field::cache_control, "public, max-age=300");
     response.body() = deps_.signer.jwks();
@@ -242,7 +295,7 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
       // Login hook: a browser without a session goes to the IdP (302).
       const PolicyRuntime& runtime = *ctx->runtime;
       std::shared_ptr<const FleetSnapshot> snapshot = ctx->snapshot;
-      std::string request_id = ctx->request_id;
+      std::string request_id(ctx->request_id());
       return deps_.login->StartLogin(request, client, std::move(snapshot), runtime, path->Target(),
                                      std::move(request_id),
                                      LoginContinuation(std::move(ctx), done));
@@ -275,7 +328,7 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
   if (deps_.login != nullptr && ctx->identity != nullptr) {
     // Login hook: Metabase JWT SSO, only after the request was authorized.
     if (std::optional<LocalResponse> sso = deps_.login->MetabaseSso(
-            request, *ctx->runtime, *ctx->identity, path->path, path->query, ctx->request_id)) {
+            request, *ctx->runtime, *ctx->identity, path->path, path->query, ctx->request_id())) {
       ctx->decision =
           policy::MakeDecision(policy::DecisionReason::kMetabaseSso, routed, ctx->decision.rule);
       ctx->reason = ctx->decision.ReasonLabel();
@@ -320,7 +373,7 @@ bool RequestGate::HandleLoginEndpoint(RequestHead& request, const ClientInfo& cl
   const bool logout = (get || request.method() == http::verb::post) && ctx->path == kLogoutPath;
   if (!callback && !logout) return false;
   std::shared_ptr<const FleetSnapshot> snapshot = ctx->snapshot;
-  std::string request_id = ctx->request_id;
+  std::string request_id(ctx->request_id());
   LoginDone next = LoginContinuation(std::move(ctx), done);
   if (callback) {
     deps_.login->Callback(request, client, std::move(snapshot), std::string(query),
@@ -341,7 +394,7 @@ void RequestGate::RefreshThenEvaluate(RequestHead& request, const ClientInfo& cl
   auto ctx_copy = std::make_shared<Context>();
   ctx_copy->snapshot = ctx.snapshot;
   ctx_copy->runtime = ctx.runtime;
-  ctx_copy->request_id = ctx.request_id;
+  ctx_copy->request_id_text = ctx.request_id_text;
   ctx_copy->method = ctx.method;
   ctx_copy->host = ctx.host;
   ctx_copy->path = ctx.path;
@@ -349,7 +402,8 @@ void RequestGate::RefreshThenEvaluate(RequestHead& request, const ClientInfo& cl
   ctx_copy->identity = auth::SessionIdentity(session);
   deps_.login->Refresh(
       request, client, ctx.snapshot, *ctx.runtime, std::move(session), std::move(target),
-      ctx.request_id, [this, &request, client, parked, ctx_copy](RefreshOutcome outcome) {
+      std::string(ctx.request_id()),
+      [this, &request, client, parked, ctx_copy](RefreshOutcome outcome) {
         if (outcome.result == RefreshResult::kRefreshed) {
           // Allowed to continue with the new cookie: the browser repeats the
           // request (307 keeps method and body) and is decided then.
@@ -375,13 +429,18 @@ void RequestGate::Forward(RequestHead& request, const ClientInfo& client,
   // set only values the gate produced.
   GateVerdict verdict;
   StripClientHeaders(request, runtime.headers);
-  AddForwardingHeaders(request, client, ctx->request_id, verdict.added_fields);
+  AddForwardingHeaders(ctx->host, client, ctx->request_id(), verdict.added_fields);
   if (ctx->identity != nullptr) {
-    std::string assertion;
-    StatusOr<std::string> signed_assertion = ThreadAssertionCache().Get(
+    IdentityCaches& caches = ThreadIdentityCaches();
+    std::string_view assertion;
+    uint64_t serial = 0;  // 0: no assertion (signing failed), nothing reused
+    StatusOr<std::string_view> signed_assertion = caches.assertions.Get(
         deps_.signer, ctx->identity, runtime.policy->key, ctx->host, deps_.time.NowSeconds());
-    if (signed_assertion.ok()) assertion = std::move(*signed_assertion);
-    AddIdentityHeaders(runtime.headers, *ctx->identity, assertion, verdict.added_fields);
+    if (signed_assertion.ok()) {
+      assertion = *signed_assertion;
+      serial = caches.assertions.last_serial();
+    }
+    caches.lines.AddTo(runtime.headers, ctx->identity, assertion, serial, verdict.added_fields);
   }
   verdict.upstream = runtime.upstream;
   // Normalized path (what the rules saw), base path applied, query as received.
@@ -409,8 +468,8 @@ bool RequestGate::ParkForKeys(RequestHead& request, const ClientInfo& client, Do
 }
 
 void RequestGate::Finish(GateVerdict& verdict, const ExchangeOutcome& outcome) {
-  auto* ctx = dynamic_cast<Context*>(verdict.context.get());
-  if (ctx == nullptr) return;
+  if (verdict.context == nullptr || verdict.context->kind != &kContextKind) return;
+  auto* ctx = static_cast<Context*>(verdict.context.get());
   PolicyMetrics* pm = ctx->runtime != nullptr && ctx->runtime->metrics ? ctx->runtime->metrics.get()
                                                                        : &deps_.metrics.Unrouted();
   if (ctx->counted) pm->Decision(ctx->decision).Increment();
@@ -418,11 +477,17 @@ void RequestGate::Finish(GateVerdict& verdict, const ExchangeOutcome& outcome) {
   if (outcome.upstream_time.count() > 0) {
     pm->upstream_duration().Observe(std::chrono::duration<double>(outcome.upstream_time).count());
   }
-  if (deps_.audit == nullptr) return;
+  if (deps_.audit != nullptr) WriteAudit(*ctx, outcome);
+  // The exchange is over: the context goes back to this thread's spare.
+  Recycle(std::unique_ptr<Context>(static_cast<Context*>(verdict.context.release())));
+}
+
+void RequestGate::WriteAudit(const Context& context, const ExchangeOutcome& outcome) {
+  const Context* ctx = &context;
   const auth::Identity* id = ctx->identity.get();
   AuditRecord record{
       .ts = deps_.time.Now(),
-      .request_id = ctx->request_id,
+      .request_id = ctx->request_id(),
       .policy = ctx->runtime != nullptr ? std::string_view(ctx->runtime->policy->key) : "",
       .rule = ctx->decision.rule,
       .decision = ctx->counted || ctx->decision.allow ? ctx->decision.DecisionLabel() : "deny",

@@ -115,6 +115,11 @@ class RequestGate final : public Gate {
 
  private:
   struct Context;
+  // Contexts are reused per thread: Finish() hands one back, the next
+  // request on that thread takes it (no allocation per request).
+  static std::unique_ptr<Context> NewContext();
+  static void Recycle(std::unique_ptr<Context> ctx);
+  void WriteAudit(const Context& ctx, const ExchangeOutcome& outcome);
   // How a session cookie may be used on this pass (a refresh re-runs Evaluate).
   enum class SessionUse { kUse, kUseNoRefresh, kIgnore };
   void Evaluate(RequestHead& request, const ClientInfo& client, Done& done, bool may_wait,
@@ -156,6 +161,9 @@ LocalResponse MakeLocalResponse(const RequestHead& request, int status, std::str
                                 std::string_view request_id, int64_t retry_after_seconds = 0);
 
 // 128 random bits as 32 lowercase hex characters.
+inline constexpr size_t kRequestIdLength = 32;
 std::string NewRequestId();
+// The same written to out[0, kRequestIdLength) (no allocation).
+void WriteRequestId(char* out);
 
 }  // namespace gatehouse::server

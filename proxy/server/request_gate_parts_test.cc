@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "proxy/server/request_gate.h"
 #include "proxy/server/request_gate_test_util.h"
@@ -15,8 +16,8 @@
 namespace gatehouse::server {
 namespace {
 
-using testing::GateHarness;
 using testing::Added;
+using testing::GateHarness;
 using testing::GateResult;
 
 // Polls `done` for up to 5 s of real time (the waiter runs on its own thread).
@@ -249,6 +250,36 @@ TEST(RequestGateTest, RequestIdsAre32HexDigitsAndDistinct) {
     std::set<char> digits;
     for (const std::string& id : seen) digits.insert(id[pos]);
     EXPECT_EQ(digits.size(), 16u) << pos;
+  }
+}
+
+TEST(RequestGateTest, ExtractBearerRemembersOnlyByteEqualTokens) {
+  // The last token that passed is remembered per thread: a token of the
+  // same length one byte apart must still be scanned, and refused.
+  struct Ask {
+    std::string scenario;
+    std::string token;
+    CredentialKind kind;
+  };
+  const std::vector<Ask> asks = {
+      {"good", "abc.def", CredentialKind::kBearer},
+      {"good again", "abc.def", CredentialKind::kBearer},
+      {"same length, a comma", "abc,def", CredentialKind::kInvalid},
+      {"same length, a NUL", std::string("abc\0def", 7), CredentialKind::kInvalid},
+      {"same length, a quote", "abc\"def", CredentialKind::kInvalid},
+      {"good after bad ones", "abc.def", CredentialKind::kBearer},
+      {"same length, '=' inside", "abc=def", CredentialKind::kInvalid},
+      {"shorter", "abc.de", CredentialKind::kBearer},
+  };
+  for (const Ask& ask : asks) {
+    SCOPED_TRACE(ask.scenario);
+    RequestHead head = GateHarness::Head("GET", "h", "/");
+    head.insert(http::field::authorization, AsBeast("Bearer " + ask.token));
+    const BearerCredential got = ExtractBearer(head);
+    EXPECT_EQ(got.kind, ask.kind);
+    if (ask.kind == CredentialKind::kBearer) {
+      EXPECT_EQ(got.token, ask.token);
+    }
   }
 }
 

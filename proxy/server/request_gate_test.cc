@@ -10,8 +10,8 @@
 namespace gatehouse::server {
 namespace {
 
-using testing::GateHarness;
 using testing::Added;
+using testing::GateHarness;
 using testing::GateResult;
 
 struct Row {
@@ -488,6 +488,39 @@ TEST(RequestGateTest, ForbiddenBodyNegotiatesAndLeaksNothing) {
     EXPECT_EQ(resp.body().find("team/app"), std::string::npos);     // no policy
     EXPECT_EQ(resp.body().find("contractors"), std::string::npos);  // no claims
   }
+}
+
+TEST(RequestGateTest, AReusedContextCarriesNothingOfTheRequestBefore) {
+  // Contexts are reused per thread after Finish(): each request's audit line
+  // and fields must hold its own facts only.
+  GateHarness h;
+  RequestHead first = GateHarness::Head("GET", "app.example.com", "/api/x");
+  first.set(http::field::authorization, "Bearer " + h.Token({"readers"}));
+  const GateResult a = h.Run(first);
+  ASSERT_FALSE(a.verdict.local_response);
+  EXPECT_EQ(a.audit["sub"], "alice");
+  EXPECT_EQ(a.audit["policy"], "team/app");
+
+  RequestHead second = GateHarness::Head("GET", "app.example.com", "/health");
+  const GateResult b = h.Run(second);
+  ASSERT_FALSE(b.verdict.local_response);
+  EXPECT_EQ(b.audit["sub"], "");
+  EXPECT_EQ(b.audit["email"], "");
+  EXPECT_EQ(b.audit["token_id"], "");
+  EXPECT_EQ(b.audit["path"], "/health");
+  EXPECT_NE(b.audit["request_id"], a.audit["request_id"]);
+  EXPECT_EQ(Added(b.verdict, "X-Request-Id"), b.audit["request_id"]);
+  EXPECT_FALSE(b.verdict.added_fields.Find("X-Forwarded-User"));
+  EXPECT_FALSE(b.verdict.added_fields.Find("X-Gatehouse-Assertion"));
+
+  RequestHead third = GateHarness::Head("POST", "nowhere.example.com", "/x");
+  const GateResult c = h.Run(third);
+  ASSERT_TRUE(c.verdict.local_response);
+  EXPECT_EQ(c.audit["policy"], "");
+  EXPECT_EQ(c.audit["rule"], "");
+  EXPECT_EQ(c.audit["reason"], "no_route");
+  EXPECT_EQ(c.audit["method"], "POST");
+  EXPECT_EQ(c.audit["host"], "nowhere.example.com");
 }
 
 }  // namespace
