@@ -94,8 +94,7 @@ AdminBodyAdmission AdminEndpoints::AdmitBody(const RequestHead& head, const Clie
   return admission;
 }
 
-LocalResponse AdminEndpoints::Handle(const http::request<http::string_body>& request,
-                                     const ClientInfo& client) {
+LocalResponse AdminEndpoints::Handle(const AdminRequest& request, const ClientInfo& client) {
   const std::string_view path = PathOf(AsStd(request.target()));
   const http::verb method = request.method();
   const bool read = method == http::verb::get || method == http::verb::head;
@@ -129,8 +128,7 @@ LocalResponse AdminEndpoints::Handle(const http::request<http::string_body>& req
   return Reply(request, http::status::not_found, "text/plain; charset=utf-8", "not found\n");
 }
 
-LocalResponse AdminEndpoints::PutConfig(const http::request<http::string_body>& request,
-                                        const ClientInfo& client) {
+LocalResponse AdminEndpoints::PutConfig(const AdminRequest& request, const ClientInfo& client) {
   // Checked again here: Handle() is also reachable without AdmitBody() (tests, other servers).
   if (Status allowed = AuthorizePush(options_, client); !allowed.ok()) {
     if (push_hook_) push_hook_(allowed);

@@ -64,12 +64,10 @@ class AdminEndpoints final : public AdminHandler {
   // its body unread; every other request is held to the small body limit.
   AdminBodyAdmission AdmitBody(const RequestHead& head, const ClientInfo& client) override;
 
-  LocalResponse Handle(const http::request<http::string_body>& request,
-                       const ClientInfo& client) override;
+  LocalResponse Handle(const AdminRequest& request, const ClientInfo& client) override;
 
  private:
-  LocalResponse PutConfig(const http::request<http::string_body>& request,
-                          const ClientInfo& client);
+  LocalResponse PutConfig(const AdminRequest& request, const ClientInfo& client);
 
   ConfigStore& store_;
   ProxyMetrics& metrics_;

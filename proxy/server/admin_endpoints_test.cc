@@ -13,9 +13,8 @@ namespace {
 using testing::FakeKeys;
 using testing::ParseOrDie;
 
-http::request<http::string_body> Request(http::verb method, const std::string& target,
-                                         std::string body = "") {
-  http::request<http::string_body> r{method, AsBeast(target), 11};
+AdminRequest Request(http::verb method, const std::string& target, std::string body = "") {
+  AdminRequest r{method, AsBeast(target), 11};
   r.body() = std::move(body);
   r.prepare_payload();
   return r;

@@ -71,7 +71,7 @@ struct AdminServer::State {
 
 namespace {
 
-using AdminParser = http::request_parser<http::string_body>;
+using AdminParser = http::request_parser<http::string_body, HeaderAllocator<char>>;
 
 // Holds one of AdminOptions::max_concurrent_large_bodies while a large body is
 // read and handled.
@@ -136,7 +136,7 @@ std::optional<LocalResponse> AdmitBody(AdminParser& parser, AdminContext& contex
 asio::awaitable<void> LingeringClose(NetStream& stream) {
   constexpr std::size_t kMaxDiscardBytes = 1024 * 1024;
   error_code ec;
-  beast::tcp_stream& tcp = stream.tcp();
+  DeadlineStream& tcp = stream.tcp();
   tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
   tcp.expires_after(std::chrono::seconds(1));
   std::array<char, 16 * 1024> sink;
@@ -247,7 +247,7 @@ asio::awaitable<void> AdminAccept(tcp::acceptor& acceptor, ssl::context* tls,
     // TLS writes a response head and body as separate records: without this,
     // Nagle holds the second until the client's delayed ACK (~40 ms per push).
     socket.set_option(tcp::no_delay(true), ec);
-    beast::tcp_stream tcp_stream(std::move(socket));
+    DeadlineStream tcp_stream(std::move(socket));
     NetStream stream =
         tls ? NetStream(std::move(tcp_stream), *tls) : NetStream(std::move(tcp_stream));
     asio::co_spawn(acceptor.get_executor(), AdminSession(std::move(stream), context),

@@ -29,8 +29,7 @@ using tcp = asio::ip::tcp;
 
 class EchoAdminHandler : public AdminHandler {
  public:
-  LocalResponse Handle(const http::request<http::string_body>& request,
-                       const ClientInfo& client) override {
+  LocalResponse Handle(const AdminRequest& request, const ClientInfo& client) override {
     if (request.target() == "/throw") throw std::runtime_error("handler bug");
     LocalResponse response{http::status::ok, 11};
     response.body() = std::string(request.method_string()) + " " + std::string(request.target()) +
@@ -300,7 +299,7 @@ TEST(AdminServerTest, OneLargePushAtATime) {
 // Answers "verified=<0|1> tls=<0|1>" so the test sees what the handler saw.
 class PeerAdminHandler : public AdminHandler {
  public:
-  LocalResponse Handle(const http::request<http::string_body>&, const ClientInfo& client) override {
+  LocalResponse Handle(const AdminRequest&, const ClientInfo& client) override {
     LocalResponse response{http::status::ok, 11};
     response.body() = "verified=" + std::to_string(client.client_cert_verified) +
                       " tls=" + std::to_string(client.tls);

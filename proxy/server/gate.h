@@ -39,12 +39,18 @@
 
 #include "proxy/policy/ip_block.h"
 #include "proxy/server/added_fields.h"
+#include "proxy/server/header_arena.h"
 
 namespace gatehouse::server {
 
 namespace http = boost::beast::http;
 
-using RequestHead = http::request_header<>;
+// Heads parsed by the data path keep their fields in the connection's
+// HeaderArena (header_arena.h); a RequestHead built anywhere else
+// (default-constructed) keeps them on the heap, like http::fields.
+using RequestHead = http::request_header<HeadFields>;
+// A whole admin-port request (head and body), as AdminHandler::Handle gets it.
+using AdminRequest = http::request<http::string_body, HeadFields>;
 using LocalResponse = http::response<http::string_body>;
 
 struct ClientInfo {
@@ -69,7 +75,11 @@ struct UpstreamTarget {
 
 // Opaque per-request state the gate needs again in Finish() (audit, metrics).
 struct GateContext {
+  explicit GateContext(const void* kind = nullptr) : kind(kind) {}
   virtual ~GateContext() = default;
+  // Names the gate implementation that made it (the address of a constant of
+  // its own), so its Finish() recognizes its contexts without RTTI.
+  const void* const kind;
 };
 
 struct GateVerdict {
@@ -96,7 +106,9 @@ struct ExchangeOutcome {
 
 class Gate {
  public:
-  using Done = std::function<void(GateVerdict)>;
+  // Takes the verdict by rvalue reference: a callback may take it by value
+  // or keep it where it is, without another move on the way.
+  using Done = std::function<void(GateVerdict&&)>;
   virtual ~Gate() = default;
 
   // Decides one request. Calls `done` exactly once, either before returning or
@@ -128,8 +140,7 @@ class AdminHandler {
     return {};
   }
   // Bodies of admin requests are read whole (bounded by the server); answers are small.
-  virtual LocalResponse Handle(const http::request<http::string_body>& request,
-                               const ClientInfo& client) = 0;
+  virtual LocalResponse Handle(const AdminRequest& request, const ClientInfo& client) = 0;
 };
 
 }  // namespace gatehouse::server

@@ -10,7 +10,8 @@ namespace {
 
 std::string_view View(boost::beast::string_view text) { return {text.data(), text.size()}; }
 
-bool AppendFields(std::string& out, const http::fields& fields, std::string_view added) {
+template <class Fields>
+bool AppendFields(std::string& out, const Fields& fields, std::string_view added) {
   for (const auto& field : fields) {
     const std::string_view name = View(field.name_string());
     const std::string_view value = View(field.value());
@@ -40,6 +41,20 @@ void AppendDecimal(std::string& out, unsigned value) {
   while (n > 0) out.push_back(digits[--n]);
 }
 
+template <class Fields>
+bool AppendResponseHeadOf(std::string& out, const http::response_header<Fields>& head) {
+  const unsigned status = head.result_int();
+  if (status < 100 || status > 999) return false;
+  const std::string_view reason = View(head.reason());
+  if (!IsCleanFieldValue(reason)) return false;
+  out.append("HTTP/1.1 ", 9);
+  AppendDecimal(out, status);
+  out.push_back(' ');
+  out.append(reason);
+  out.append("\r\n", 2);
+  return AppendFields(out, head, {});
+}
+
 }  // namespace
 
 bool AppendRequestHead(std::string& out, const RequestHead& head) {
@@ -64,16 +79,11 @@ bool AppendRequestHead(std::string& out, const RequestHead& head, const AddedFie
 }
 
 bool AppendResponseHead(std::string& out, const http::response_header<>& head) {
-  const unsigned status = head.result_int();
-  if (status < 100 || status > 999) return false;
-  const std::string_view reason = View(head.reason());
-  if (!IsCleanFieldValue(reason)) return false;
-  out.append("HTTP/1.1 ", 9);
-  AppendDecimal(out, status);
-  out.push_back(' ');
-  out.append(reason);
-  out.append("\r\n", 2);
-  return AppendFields(out, head, {});
+  return AppendResponseHeadOf(out, head);
+}
+
+bool AppendResponseHead(std::string& out, const http::response_header<HeadFields>& head) {
+  return AppendResponseHeadOf(out, head);
 }
 
 void AppendChunkSize(std::string& out, std::size_t size) {

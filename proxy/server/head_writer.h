@@ -37,6 +37,7 @@ bool AppendRequestHead(std::string& out, const RequestHead& head);  // nothing a
 // "HTTP/1.1 code reason" CRLF, the fields in order, CRLF. Always HTTP/1.1:
 // the proxy speaks 1.1 to its clients. False when a field is unsafe to write.
 bool AppendResponseHead(std::string& out, const http::response_header<>& head);
+bool AppendResponseHead(std::string& out, const http::response_header<HeadFields>& head);
 
 // The chunk-size line for `size` body bytes ("1a2b" CRLF). size > 0.
 void AppendChunkSize(std::string& out, std::size_t size);

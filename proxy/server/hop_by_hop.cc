@@ -45,9 +45,8 @@ bool NamedIn(const std::array<beast::string_view, 16>& named, std::size_t count,
   return false;
 }
 
-}  // namespace
-
-void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade) {
+template <class Fields>
+void StripHopByHopHeadersOf(Fields& fields, bool keep_websocket_upgrade) {
   // Names listed in Connection view into the Connection values, so those
   // fields stay until the pass over the rest is done.
   std::array<beast::string_view, 16> named;
@@ -84,7 +83,8 @@ void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade) {
   }
 }
 
-bool IsWebSocketUpgrade(const http::fields& fields) {
+template <class Fields>
+bool IsWebSocketUpgradeOf(const Fields& fields) {
   bool connection_upgrade = false;
   for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
        ++range.first) {
@@ -94,5 +94,19 @@ bool IsWebSocketUpgrade(const http::fields& fields) {
   return connection_upgrade && upgrade != fields.end() &&
          beast::iequals(upgrade->value(), "websocket") && fields.count(http::field::upgrade) == 1;
 }
+
+}  // namespace
+
+void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade) {
+  StripHopByHopHeadersOf(fields, keep_websocket_upgrade);
+}
+
+void StripHopByHopHeaders(HeadFields& fields, bool keep_websocket_upgrade) {
+  StripHopByHopHeadersOf(fields, keep_websocket_upgrade);
+}
+
+bool IsWebSocketUpgrade(const http::fields& fields) { return IsWebSocketUpgradeOf(fields); }
+
+bool IsWebSocketUpgrade(const HeadFields& fields) { return IsWebSocketUpgradeOf(fields); }
 
 }  // namespace gatehouse::server

@@ -8,6 +8,8 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include "proxy/server/header_arena.h"
+
 namespace gatehouse::server {
 
 namespace http = boost::beast::http;
@@ -18,9 +20,12 @@ namespace http = boost::beast::http;
 // Proxy-Connection, Proxy-Authorization and Upgrade. With
 // `keep_websocket_upgrade` the result carries exactly "Connection: Upgrade"
 // and "Upgrade: websocket".
+// For Beast's own fields and for heads parsed into a HeaderArena.
 void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade);
+void StripHopByHopHeaders(HeadFields& fields, bool keep_websocket_upgrade);
 
 // Connection: upgrade (among its tokens) and Upgrade: websocket.
 bool IsWebSocketUpgrade(const http::fields& fields);
+bool IsWebSocketUpgrade(const HeadFields& fields);
 
 }  // namespace gatehouse::server

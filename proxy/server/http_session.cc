@@ -10,6 +10,7 @@
 #include <boost/beast/http/write.hpp>
 #include <limits>
 #include <string_view>
+#include <tuple>
 
 #include "proxy/server/request_framing.h"
 
@@ -54,7 +55,7 @@ ClientInfo MakeClientInfo(const asio::ip::tcp::socket& socket, bool tls) {
 }
 
 NetStream MakeStream(asio::ip::tcp::socket socket, ssl::context* tls) {
-  beast::tcp_stream tcp(std::move(socket));
+  DeadlineStream tcp(std::move(socket));
   if (tls) return NetStream(std::move(tcp), *tls);
   return NetStream(std::move(tcp));
 }
@@ -98,6 +99,7 @@ HttpSession::HttpSession(LoopContext& loop, asio::ip::tcp::socket socket)
       stream_(MakeStream(std::move(socket), loop.listener_tls)),
       client_(MakeClientInfo(stream_.tcp().socket(), loop.listener_tls != nullptr)),
       buffer_(loop.options.max_header_bytes + kReadChunk),
+      header_arena_(loop.header_blocks),
       gate_wakeup_(stream_.get_executor()) {
   next_ = loop_.sessions;
   if (next_) next_->prev_ = this;
@@ -207,7 +209,10 @@ asio::awaitable<bool> HttpSession::WaitWithBuffer() {
 // for the whole head: a client trickling bytes gains nothing.
 asio::awaitable<bool> HttpSession::ReadHead() {
   const auto& options = loop_.options;
-  parser_.emplace();
+  // The head's fields go to this connection's arena (header_arena.h);
+  // emplace destroys the last request's parser first, freeing its block.
+  parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                  std::make_tuple(HeaderAllocator<char>(&header_arena_)));
   parser_->header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never held
   stream_.tcp().expires_after(options.header_timeout);

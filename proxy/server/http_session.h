@@ -66,6 +66,9 @@ struct LoopContext {
   BodyChunkPool chunks;
   TextBufferPool texts;
   ClientWatchSweep watches;
+  // Blocks for the sessions' HeaderArenas: only connections with a request
+  // in flight hold one.
+  HeaderBlockPool header_blocks;
   ExchangeResources resources;
   bool draining = false;  // set on the loop's thread
   std::vector<boost::beast::flat_buffer> spare_read_buffers;
@@ -103,6 +106,10 @@ class HttpSession {
   NetStream stream_;
   ClientInfo client_;
   boost::beast::flat_buffer buffer_;
+  // Holds the fields of the request head and of the upstream's response
+  // head while a request is in flight; nothing while idle. Declared before
+  // the parser, which must go first.
+  HeaderArena header_arena_;
   std::optional<RequestParser> parser_;
   std::shared_ptr<ClientWatch> client_watch_;  // disconnect watch, armed across requests
   boost::asio::steady_timer gate_wakeup_;

@@ -25,6 +25,10 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   target_compile_options(gatehouse_net PRIVATE -fno-sanitize=function)
 endif()
 
+gatehouse_test(deadline_stream_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/deadline_stream_test.cc
+  LIBS gatehouse_net)
+gatehouse_test(header_arena_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/header_arena_test.cc
+  LIBS gatehouse_net)
 gatehouse_test(head_writer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/head_writer_test.cc
   LIBS gatehouse_net)
 gatehouse_test(request_framing_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_framing_test.cc

@@ -101,7 +101,7 @@ struct HeadCase {
 };
 
 std::optional<http::status> CheckParsed(const std::string& text, std::size_t max_count) {
-  http::request_parser<http::empty_body> parser;
+  http::request_parser<http::empty_body, HeaderAllocator<char>> parser;
   boost::system::error_code ec;
   parser.eager(false);
   parser.put(boost::asio::buffer(text), ec);

@@ -62,7 +62,7 @@ StatusOr<std::unique_ptr<ssl::context>> MakeAdminTlsContext(const std::string& c
   return context;
 }
 
-bool HasVerifiedClientCertificate(boost::beast::ssl_stream<boost::beast::tcp_stream>& stream) {
+bool HasVerifiedClientCertificate(boost::beast::ssl_stream<DeadlineStream>& stream) {
   SSL* ssl = stream.native_handle();
   const X509* peer = SSL_get0_peer_certificate(ssl);
   // X509_V_OK is also the answer when no certificate was presented: check both.
@@ -89,8 +89,7 @@ StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamTlsContext(const std::string
   return context;
 }
 
-Status SetClientTlsPeer(boost::beast::ssl_stream<boost::beast::tcp_stream>& stream,
-                        const std::string& host) {
+Status SetClientTlsPeer(boost::beast::ssl_stream<DeadlineStream>& stream, const std::string& host) {
   boost::system::error_code ec;
   boost::asio::ip::make_address(host, ec);
   const bool is_ip_literal = !ec;

@@ -15,7 +15,8 @@
 //   ... handshake ...
 //   bool may_push = HasVerifiedClientCertificate(*stream.tls());
 //
-// Timeouts are set on the TCP layer (tcp()), which bounds TLS operations too.
+// Timeouts are set on the TCP layer (tcp(), a DeadlineStream), which bounds
+// TLS operations too.
 #pragma once
 
 // clang-format off
@@ -24,13 +25,13 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "proxy/core/status.h"
+#include "proxy/server/deadline_stream.h"
 
 namespace gatehouse::server {
 
@@ -53,28 +54,27 @@ StatusOr<std::unique_ptr<ssl::context>> MakeAdminTlsContext(const std::string& c
 
 // True only after a completed handshake in which the peer presented a
 // certificate that verified against the context's client CA.
-bool HasVerifiedClientCertificate(boost::beast::ssl_stream<boost::beast::tcp_stream>& stream);
+bool HasVerifiedClientCertificate(boost::beast::ssl_stream<DeadlineStream>& stream);
 
 // Verifies upstream certificates against the system store plus `ca_file`
 // (PEM, optional). TLS 1.2+ only.
 StatusOr<std::unique_ptr<ssl::context>> MakeUpstreamTlsContext(const std::string& ca_file);
 
 // Sets SNI (for names, not IP literals) and requires the certificate to match `host`.
-Status SetClientTlsPeer(boost::beast::ssl_stream<boost::beast::tcp_stream>& stream,
-                        const std::string& host);
+Status SetClientTlsPeer(boost::beast::ssl_stream<DeadlineStream>& stream, const std::string& host);
 
 class NetStream {
  public:
-  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
-  using executor_type = boost::beast::tcp_stream::executor_type;
+  using TlsStream = boost::beast::ssl_stream<DeadlineStream>;
+  using executor_type = DeadlineStream::executor_type;
 
-  explicit NetStream(boost::beast::tcp_stream tcp) : plain_(std::move(tcp)) {}
-  NetStream(boost::beast::tcp_stream tcp, ssl::context& context)
+  explicit NetStream(DeadlineStream tcp) : plain_(std::move(tcp)) {}
+  NetStream(DeadlineStream tcp, ssl::context& context)
       : tls_(std::in_place, std::move(tcp), context) {}
 
   executor_type get_executor() { return tcp().get_executor(); }
   // The TCP layer: timeouts (expires_after), the socket, close().
-  boost::beast::tcp_stream& tcp() { return tls_ ? boost::beast::get_lowest_layer(*tls_) : *plain_; }
+  DeadlineStream& tcp() { return tls_ ? boost::beast::get_lowest_layer(*tls_) : *plain_; }
   bool is_tls() const { return tls_.has_value(); }
   TlsStream* tls() { return tls_ ? &*tls_ : nullptr; }
 
@@ -109,11 +109,11 @@ class NetStream {
   void Close() {
     boost::system::error_code ignored;
     tcp().socket().shutdown(boost::asio::socket_base::shutdown_both, ignored);
-    tcp().socket().close(ignored);
+    tcp().close();
   }
 
  private:
-  std::optional<boost::beast::tcp_stream> plain_;
+  std::optional<DeadlineStream> plain_;
   std::optional<TlsStream> tls_;
 };
 

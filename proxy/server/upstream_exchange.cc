@@ -18,6 +18,7 @@
 #include <boost/beast/http/write.hpp>
 #include <cerrno>
 #include <limits>
+#include <tuple>
 
 #include "proxy/server/head_writer.h"
 #include "proxy/server/hop_by_hop.h"
@@ -390,7 +391,10 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
 
 asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
   for (int interim = 0;; ++interim) {
-    response_.emplace();
+    // The response head shares the request head's arena: the two die
+    // together with the exchange, and the block then goes back whole.
+    response_.emplace(std::piecewise_construct, std::make_tuple(),
+                      std::make_tuple(client_.parser.get().get_allocator()));
     response_->header_limit(kMaxResponseHeaderBytes);
     response_->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (head_request_) response_->skip(true);
@@ -468,7 +472,8 @@ void UpstreamExchange::PrepareResponseHead() {
   result_.status = status;
 }
 
-void UpstreamExchange::CopyRequestId(http::fields& response) const {
+template <class Fields>
+void UpstreamExchange::CopyRequestId(Fields& response) const {
   // The gate stamped the request with its X-Request-Id; the client gets the
   // same one (not the upstream's), so a user can quote it against the audit log.
   const std::optional<std::string_view> id = added_.Find("X-Request-Id");

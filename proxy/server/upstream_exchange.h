@@ -57,8 +57,10 @@
 
 namespace gatehouse::server {
 
-using RequestParser = http::request_parser<http::buffer_body>;
-using ResponseParser = http::response_parser<http::buffer_body>;
+// Both keep their fields in the client connection's HeaderArena (the
+// response parser takes the request head's allocator).
+using RequestParser = http::request_parser<http::buffer_body, HeaderAllocator<char>>;
+using ResponseParser = http::response_parser<http::buffer_body, HeaderAllocator<char>>;
 
 // Reusable body buffers of one event loop, so streaming allocates nothing per request.
 class BodyChunkPool {
@@ -159,7 +161,8 @@ class UpstreamExchange {
   enum class SendResult { kSent, kUpstreamFailed, kClientFailed, kBadBody };
 
   void PrepareRequestHead(std::string_view request_target);
-  void CopyRequestId(http::fields& response) const;
+  template <class Fields>
+  void CopyRequestId(Fields& response) const;
   bool Retryable() const;
   boost::asio::awaitable<SendResult> SendRequest();
   boost::asio::awaitable<boost::system::error_code> ReadResponseHead();

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -71,13 +72,13 @@ asio::awaitable<AcquiredUpstream> UpstreamPool::Connect(const UpstreamTarget& ta
     result.error = asio::error::operation_not_supported;
     co_return result;
   }
-  beast::tcp_stream tcp_stream(executor);
+  DeadlineStream tcp_stream(executor);
   tcp_stream.expires_after(options_.upstream_connect_timeout);
   beast::error_code ec;
   auto address = asio::ip::make_address(target.host, ec);
   if (!ec) {
-    co_await tcp_stream.async_connect(tcp::endpoint(address, target.port),
-                                      asio::redirect_error(asio::use_awaitable, ec));
+    const std::array<tcp::endpoint, 1> endpoint{tcp::endpoint(address, target.port)};
+    co_await tcp_stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
   } else {
     tcp::resolver resolver(executor);
     auto endpoints = co_await resolver.async_resolve(target.host, std::to_string(target.port),
