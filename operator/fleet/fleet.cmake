@@ -21,6 +21,12 @@ gatehouse_test(fleet_tracker_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/fleet_tracke
   LIBS gatehouse_fleet)
 gatehouse_test(joined_read_buffer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/joined_read_buffer_test.cc
   LIBS gatehouse_fleet)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  # The test drains a body into container_buffer<std::string> (char) through
+  # read_to_end's streambuf<uint8_t>: cpprest converts between the two by
+  # design (same layout), which UBSan's vptr check reports as a type mismatch.
+  target_compile_options(joined_read_buffer_test PRIVATE -fno-sanitize=vptr)
+endif()
 gatehouse_test(fleet_pusher_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/fleet_pusher_test.cc
   LIBS gatehouse_fleet)
 # The fake fleet in the test is an Asio coroutine server: co_await as the
