@@ -49,6 +49,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/server/client_watch.h"
 #include "proxy/server/gate.h"
 #include "proxy/server/hop_by_hop.h"
 #include "proxy/server/net_options.h"
@@ -84,37 +85,6 @@ class TextBufferPool {
 
  private:
   std::vector<std::string> free_;
-};
-
-// Watches a client socket for a disconnect while an exchange waits for the
-// upstream. One per client connection (the session keeps it, the exchange
-// creates it on first use); once armed, its socket wait stays armed across
-// requests, so a warm connection costs no wait and no cancel per request.
-struct ClientWatch;
-
-// Arms the disconnect watch of an exchange only once it has waited for its
-// upstream between one and two periods: an upstream that answers sooner (most
-// do) costs no socket wait, which is an epoll_ctl system call per request; a
-// slow one (a Metabase query) is watched from then on, so a client that left
-// still cancels it within two periods. One per event loop, used by that loop
-// only; its timer runs only while some exchange waits unwatched.
-class ClientWatchSweep {
- public:
-  static constexpr std::chrono::milliseconds kDefaultPeriod{50};
-  explicit ClientWatchSweep(std::chrono::milliseconds period = kDefaultPeriod) : period_(period) {}
-  ClientWatchSweep(const ClientWatchSweep&) = delete;
-  ClientWatchSweep& operator=(const ClientWatchSweep&) = delete;
-
-  void Enlist(ClientWatch& watch);
-  void Delist(ClientWatch& watch);  // no-op unless enlisted here
-
- private:
-  boost::asio::awaitable<void> Run();
-
-  std::chrono::milliseconds period_;
-  ClientWatch* head_ = nullptr;  // intrusive list of enlisted watches
-  uint64_t generation_ = 0;      // ticks so far
-  bool running_ = false;
 };
 
 struct ExchangeResources {
