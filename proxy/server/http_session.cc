@@ -189,10 +189,9 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
 
 asio::awaitable<bool> HttpSession::WaitWithBuffer() {
   ++loop_.buffered_waits;
-  if (buffer_.capacity() > kPooledReadBufferBytes) {
-    buffer_.clear();
-    buffer_.shrink_to_fit();  // grown for a large head or a streamed body: give it back
-  }
+  // Through the loop's spares, so that a buffer grown for a large head or a
+  // streamed body gives its memory back; an ordinary one comes straight back.
+  loop_.ReleaseReadBuffer(buffer_);
   loop_.TakeReadBuffer(buffer_);
   error_code ec;
   const std::size_t n = co_await stream_.async_read_some(
