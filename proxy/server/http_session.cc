@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cstdio>
 #include <limits>
 #include <string_view>
 #include <tuple>
@@ -136,7 +137,8 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
   // A draining server takes no new request on a kept-alive connection.
   if (loop_.draining) co_return false;
-  parser_.reset();  // the last request's header fields go
+  body_.reset();  // the last request's header fields go
+  head_.reset();
   idle_ = true;
   stream_.tcp().expires_after(loop_.options.idle_timeout);
   // A busy connection waits with a read buffer and reads its next request in
@@ -203,35 +205,39 @@ asio::awaitable<bool> HttpSession::WaitWithBuffer() {
   co_return true;
 }
 
-// Reads until the blank line that ends the head, checking raw bytes as they
-// arrive, then parses the complete head without further I/O. The deadline is
-// for the whole head: a client trickling bytes gains nothing.
+// Parses the head as soon as its bytes are in (usually the first read holds
+// all of it: one pass, no further I/O). A head that trickles in is checked as
+// its bytes arrive and parsed once its blank line is there, so a client
+// sending one byte at a time costs one scan of each byte, not one parse per
+// byte. The deadline is for the whole head: a client trickling bytes gains nothing.
 asio::awaitable<bool> HttpSession::ReadHead() {
   const auto& options = loop_.options;
-  // The head's fields go to this connection's arena (header_arena.h);
-  // emplace destroys the last request's parser first, freeing its block.
-  parser_.emplace(std::piecewise_construct, std::make_tuple(),
-                  std::make_tuple(HeaderAllocator<char>(&header_arena_)));
-  parser_->header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never held
+  const RequestHeadLimits limits{options.max_header_bytes, options.max_header_count};
   stream_.tcp().expires_after(options.header_timeout);
-  std::size_t checked = 0;
-  std::size_t head_size = 0;
+  std::size_t checked = 0;  // bytes already seen without a complete head
   for (;;) {
     const std::string_view bytes = BufferView(buffer_);
-    const std::size_t end = bytes.find("\r\n\r\n", checked >= 3 ? checked - 3 : 0);
-    head_size = end == std::string_view::npos ? 0 : end + 4;
-    const std::string_view head = head_size ? bytes.substr(0, head_size) : bytes;
-    if (auto refusal = CheckRawRequestHead(head, checked ? checked - 1 : 0)) {
+    const bool parse = checked == 0 || bytes.size() >= limits.max_bytes ||
+                       bytes.find("\r\n\r\n", checked >= 3 ? checked - 3 : 0) != bytes.npos;
+    if (parse) {
+      // emplace destroys the last request's (or attempt's) head first, and
+      // its fields give their arena space back.
+      head_.emplace(HeaderAllocator<char>(&header_arena_));
+      const RequestHeadResult parsed = ParseRequestHead(bytes, limits, *head_);
+      if (parsed.status == HeadStatus::kComplete) {
+        framing_ = parsed.framing;
+        buffer_.consume(framing_.head_bytes);
+        co_return true;
+      }
+      if (parsed.status == HeadStatus::kRefused) {
+        co_await Refuse(parsed.refusal.status);
+        co_return false;
+      }
+    } else if (auto refusal = CheckRawRequestHead(bytes, checked - 1)) {
       co_await Refuse(refusal->status);
       co_return false;
     }
-    checked = head.size();
-    if (head.size() > options.max_header_bytes) {
-      co_await Refuse(http::status::request_header_fields_too_large);
-      co_return false;
-    }
-    if (head_size) break;
+    checked = bytes.size();
     error_code ec;
     const std::size_t n = co_await stream_.async_read_some(
         buffer_.prepare(std::min(kReadChunk, buffer_.max_size() - buffer_.size())),
@@ -239,35 +245,51 @@ asio::awaitable<bool> HttpSession::ReadHead() {
     if (ec) co_return false;  // timeout (slowloris) or gone: close without a word
     buffer_.commit(n);
   }
+}
+
+// Beast decodes the body (chunk sizes, extensions, trailers, Content-Length
+// counting). Its parser is given a head of our own that states only the
+// framing ParseRequestHead accepted, so it never sees the client's head.
+void HttpSession::StartBody() {
+  body_.reset();
+  if (!framing_.has_body()) return;
+  body_.emplace(std::piecewise_construct, std::make_tuple(),
+                std::make_tuple(HeaderAllocator<char>(&header_arena_)));
+  body_->body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never held
+  char framing_head[96];
+  const int length = framing_.chunked
+                         ? std::snprintf(framing_head, sizeof(framing_head),
+                                         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+                         : std::snprintf(framing_head, sizeof(framing_head),
+                                         "POST / HTTP/1.1\r\nContent-Length: %llu\r\n\r\n",
+                                         static_cast<unsigned long long>(*framing_.content_length));
   error_code ec;
-  const std::size_t used = parser_->put(asio::buffer(buffer_.data().data(), head_size), ec);
-  if (ec || !parser_->is_header_done()) {
-    co_await Refuse(ec == http::error::header_limit ? http::status::request_header_fields_too_large
-                                                    : http::status::bad_request);
-    co_return false;
-  }
-  buffer_.consume(used);
-  co_return true;
+  body_->put(asio::buffer(framing_head, static_cast<std::size_t>(length)), ec);
 }
 
 asio::awaitable<bool> HttpSession::ServeRequest() {
   if (!co_await ReadHead()) co_return false;
-  RequestHead& head = parser_->get();
-  if (auto refusal = CheckRequestHead(head, loop_.options.max_header_count)) {
-    co_await Refuse(refusal->status);
+  RequestHead& head = *head_;
+  if (framing_.chunked && !ValidateChunkedPrefix(BufferView(buffer_))) {
+    co_await Refuse(http::status::bad_request);
     co_return false;
   }
-  if (parser_->chunked() && !ValidateChunkedPrefix(BufferView(buffer_))) {
+  StartBody();
+  if (body_ && !body_->is_header_done()) {  // cannot happen: the framing head is ours
     co_await Refuse(http::status::bad_request);
     co_return false;
   }
   // Facts the hop-by-hop headers carry, taken before they are stripped.
-  ClientSide side{stream_, buffer_, *parser_, client_watch_};
-  side.keep_alive = parser_->keep_alive() && !loop_.draining;
-  side.websocket = IsWebSocketUpgrade(head);
-  side.expect_continue = beast::iequals(head[http::field::expect], "100-continue");
-  StripHopByHopHeaders(head, side.websocket);
-  head.erase(http::field::expect);
+  ClientSide side{stream_, buffer_, head, body_ ? &*body_ : nullptr, client_watch_};
+  side.chunked = framing_.chunked;
+  side.keep_alive = framing_.keep_alive && !loop_.draining;
+  side.expect_continue = framing_.expect_continue;
+  // Most requests carry no hop-by-hop field at all: nothing to look up.
+  if (framing_.hop_by_hop) {
+    side.websocket = IsWebSocketUpgrade(head);
+    StripHopByHopHeaders(head, side.websocket);
+  }
+  if (framing_.expect) head.erase(http::field::expect);
 
   const auto started = Clock::now();
   GateVerdict verdict = co_await AskGate(head);
@@ -329,14 +351,14 @@ asio::awaitable<GateVerdict> HttpSession::AskGate(RequestHead& head) {
 asio::awaitable<ExchangeOutcome> HttpSession::AnswerLocally(LocalResponse& response,
                                                             bool keep_alive) {
   // An unread request body would be parsed as the next request: close instead.
-  keep_alive_ = keep_alive && parser_->is_done() && !loop_.draining;
+  keep_alive_ = keep_alive && BodyDone() && !loop_.draining;
   ExchangeOutcome outcome;
   outcome.status = response.result_int();
   response.version(11);
   response.keep_alive(keep_alive_);
   response.prepare_payload();
   outcome.response_bytes = response.body().size();
-  if (parser_->get().method() == http::verb::head) {
+  if (head_->method() == http::verb::head) {
     response.body().clear();  // Content-Length stays: it describes the GET answer
     outcome.response_bytes = 0;
   }

@@ -32,6 +32,7 @@
 
 #include "proxy/server/gate.h"
 #include "proxy/server/net_options.h"
+#include "proxy/server/request_head_parser.h"
 #include "proxy/server/tls_context.h"
 #include "proxy/server/upstream_exchange.h"
 #include "proxy/server/upstream_pool.h"
@@ -96,6 +97,8 @@ class HttpSession {
   boost::asio::awaitable<bool> WaitForRequest();
   boost::asio::awaitable<bool> WaitWithBuffer();
   boost::asio::awaitable<bool> ReadHead();
+  void StartBody();
+  bool BodyDone() const { return !body_ || body_->is_done(); }
   boost::asio::awaitable<bool> ServeRequest();
   boost::asio::awaitable<GateVerdict> AskGate(RequestHead& head);
   boost::asio::awaitable<ExchangeOutcome> AnswerLocally(LocalResponse& response, bool keep_alive);
@@ -108,9 +111,12 @@ class HttpSession {
   boost::beast::flat_buffer buffer_;
   // Holds the fields of the request head and of the upstream's response
   // head while a request is in flight; nothing while idle. Declared before
-  // the parser, which must go first.
+  // the heads, which must go first.
   HeaderArena header_arena_;
-  std::optional<RequestParser> parser_;
+  std::optional<RequestHead> head_;  // parsed by ParseRequestHead
+  RequestFraming framing_;
+  // Decodes the request body; only a request with one has it.
+  std::optional<RequestParser> body_;
   std::shared_ptr<ClientWatch> client_watch_;  // disconnect watch, armed across requests
   boost::asio::steady_timer gate_wakeup_;
   std::optional<GateVerdict> pending_verdict_;

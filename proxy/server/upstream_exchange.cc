@@ -162,10 +162,10 @@ UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& cli
       target_(target),
       added_(added),
       text_(resources.texts.Take()) {
-  head_request_ = client.parser.get().method() == http::verb::head;
+  head_request_ = client.head.method() == http::verb::head;
   // Taken before PrepareRequestHead rewrites the version for the upstream.
-  client_http11_ = client.parser.get().version() >= 11;
-  request_has_body_ = !client.parser.is_done();
+  client_http11_ = client.head.version() >= 11;
+  request_has_body_ = client.body && !client.body->is_done();
   result_.client_keep_alive = client.keep_alive;
   PrepareRequestHead(request_target);
 }
@@ -177,19 +177,20 @@ UpstreamExchange::~UpstreamExchange() {
 }
 
 void UpstreamExchange::PrepareRequestHead(std::string_view request_target) {
-  auto& request = client_.parser.get();
+  auto& request = client_.head;
   request.target({request_target.data(), request_target.size()});
   request.version(11);
   request.set(http::field::host, target_.host_header);
   // The body is re-framed, never passed through byte for byte: whatever
-  // ambiguity the client tried, the upstream sees one clean framing.
-  if (client_.parser.chunked()) request.chunked(true);
+  // ambiguity the client tried, the upstream sees one clean framing (the
+  // client's Transfer-Encoding went with the hop-by-hop fields).
+  if (client_.chunked) request.set(http::field::transfer_encoding, "chunked");
 }
 
 bool UpstreamExchange::Retryable() const {
   // Only a request whose every byte we still have can be sent twice, and only
   // if sending it twice means nothing more than sending it once.
-  return !request_has_body_ && IsIdempotent(client_.parser.get().method());
+  return !request_has_body_ && IsIdempotent(client_.head.method());
 }
 
 asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
@@ -248,7 +249,7 @@ asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
 }
 
 asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
-  auto& request = client_.parser.get();
+  const auto& request = client_.head;
   error_code ec;
   const auto& options = resources_.options;
   if (client_.expect_continue && request_has_body_) {
@@ -265,26 +266,28 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
   if (!AppendRequestHead(text_, request, added_)) co_return SendResult::kBadBody;
   if (request_has_body_ && !chunk_) {
     chunk_ = resources_.chunks.Take();
-    if (NeedsStreamingRoom(client_.parser, client_.buffer)) {
+    if (NeedsStreamingRoom(*client_.body, client_.buffer)) {
       client_.buffer.reserve(std::min(kStreamReadBytes, client_.buffer.max_size()));
     }
   }
   // The body is re-framed (see PrepareRequestHead): chunked stays chunked with
   // our own chunk sizes, a Content-Length body goes as its bytes.
-  const bool chunked = client_.parser.chunked();
+  const bool chunked = client_.chunked;
   const std::size_t capacity = resources_.chunks.chunk_bytes();
+  RequestParser* const body = request_has_body_ ? client_.body : nullptr;
   for (;;) {
     std::size_t n = 0;
-    if (!client_.parser.is_done()) {
-      request.body().data = chunk_.get();
-      request.body().size = capacity;
+    if (body && !body->is_done()) {
+      auto& chunk = body->get().body();
+      chunk.data = chunk_.get();
+      chunk.size = capacity;
       client_.stream.tcp().expires_after(options.idle_timeout);
-      ec = co_await ParseSome(client_.stream, client_.buffer, client_.parser);
+      ec = co_await ParseSome(client_.stream, client_.buffer, *body);
       if (ec) co_return IsParseError(ec) ? SendResult::kBadBody : SendResult::kClientFailed;
-      n = capacity - request.body().size;
-      if (n == 0 && !client_.parser.is_done()) continue;
+      n = capacity - chunk.size;
+      if (n == 0 && !body->is_done()) continue;
     }
-    const bool last = client_.parser.is_done();
+    const bool last = !body || body->is_done();
     if (chunked && n > 0) AppendChunkSize(text_, n);
     upstream_->stream.tcp().expires_after(target_.timeout);
     co_await asio::async_write(upstream_->stream,
@@ -303,7 +306,7 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
     // The response head shares the request head's arena: the two die
     // together with the exchange, and the block then goes back whole.
     response_.emplace(std::piecewise_construct, std::make_tuple(),
-                      std::make_tuple(client_.parser.get().get_allocator()));
+                      std::make_tuple(client_.head.get_allocator()));
     response_->header_limit(kMaxResponseHeaderBytes);
     response_->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (head_request_) response_->skip(true);

@@ -59,7 +59,8 @@
 namespace gatehouse::server {
 
 // Both keep their fields in the client connection's HeaderArena (the
-// response parser takes the request head's allocator).
+// response parser takes the request head's allocator). The request parser
+// only decodes a body: the head is ParseRequestHead's (request_head_parser.h).
 using RequestParser = http::request_parser<http::buffer_body, HeaderAllocator<char>>;
 using ResponseParser = http::response_parser<http::buffer_body, HeaderAllocator<char>>;
 
@@ -96,14 +97,17 @@ struct ExchangeResources {
   ClientWatchSweep& watches;
 };
 
-// The client half: its stream, read buffer, the parser holding the request
-// head (already checked and passed by the gate), the connection's
-// disconnect watch and facts taken before the hop-by-hop headers were stripped.
+// The client half: its stream, read buffer, the request head (already
+// checked and passed by the gate), the body's decoder (null for a request
+// without a body), the connection's disconnect watch and facts taken before
+// the hop-by-hop headers were stripped.
 struct ClientSide {
   NetStream& stream;
   boost::beast::flat_buffer& buffer;
-  RequestParser& parser;
+  RequestHead& head;
+  RequestParser* body;
   std::shared_ptr<ClientWatch>& watch;
+  bool chunked = false;  // the body is chunked (else it has a Content-Length)
   bool keep_alive = true;
   bool expect_continue = false;
   bool websocket = false;

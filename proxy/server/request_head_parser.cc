@@ -1,0 +1,300 @@
+#include "proxy/server/request_head_parser.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include "proxy/server/added_fields.h"
+
+namespace gatehouse::server {
+namespace {
+
+namespace beast = boost::beast;
+
+constexpr std::size_t kMaxContentLengthDigits = 19;  // < 2^64: no overflow to check
+
+bool IsTokenChar(char c) {
+  return added_fields_internal::kTokenChar[static_cast<unsigned char>(c)];
+}
+
+// A byte no field value may hold: a control byte other than HTAB, or DEL.
+// CR is one: the scan for the end of a line and the check of its bytes are one.
+bool IsValueStop(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+// A byte that ends a request-target: a control byte, SP or DEL.
+bool IsTargetStop(unsigned char c) { return c <= 0x20 || c == 0x7f; }
+
+#if defined(__SSE2__)
+// The sixteen bytes at `p`, a bit set for each that is below `floor` (as an
+// unsigned byte), is DEL or, unless `allow_tab`, is HTAB.
+template <bool kAllowTab>
+unsigned StopMask(const char* p, __m128i floor) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i at_least_floor = _mm_cmpeq_epi8(_mm_max_epu8(bytes, floor), bytes);
+  unsigned stops = ~static_cast<unsigned>(_mm_movemask_epi8(at_least_floor)) & 0xffffu;
+  if (kAllowTab) {
+    stops &= ~static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('\t'))));
+  }
+  stops |= static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x7f))));
+  return stops;
+}
+#endif
+
+// The first byte in [p, end) that ends or spoils a field value, or `end`.
+// Sixteen bytes per step: a bearer token is most of a request head.
+const char* FindValueStop(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i floor = _mm_set1_epi8(0x20);
+  for (; end - p >= 16; p += 16) {
+    if (const unsigned stops = StopMask<true>(p, floor)) return p + __builtin_ctz(stops);
+  }
+#endif
+  while (p != end && !IsValueStop(static_cast<unsigned char>(*p))) ++p;
+  return p;
+}
+
+// The first byte in [p, end) that ends a request-target, or `end`.
+const char* FindTargetStop(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i floor = _mm_set1_epi8(0x21);
+  for (; end - p >= 16; p += 16) {
+    if (const unsigned stops = StopMask<false>(p, floor)) return p + __builtin_ctz(stops);
+  }
+#endif
+  while (p != end && !IsTargetStop(static_cast<unsigned char>(*p))) ++p;
+  return p;
+}
+
+const char* SkipToken(const char* p, const char* end) {
+  while (p != end && IsTokenChar(*p)) ++p;
+  return p;
+}
+
+std::string_view TrimOws(const char* first, const char* last) {
+  while (first != last && (*first == ' ' || *first == '\t')) ++first;
+  while (last != first && (last[-1] == ' ' || last[-1] == '\t')) --last;
+  return {first, static_cast<std::size_t>(last - first)};
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
+}
+
+std::optional<uint64_t> ParseContentLength(std::string_view digits) {
+  if (digits.empty() || digits.size() > kMaxContentLengthDigits) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
+// The facts the fields give beyond their list, gathered during the pass.
+struct FieldFacts {
+  int content_lengths = 0;
+  int transfer_encodings = 0;
+  int hosts = 0;
+  bool transfer_encoding_chunked = false;
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+};
+
+// Connection (and Proxy-Connection): a comma-separated list of tokens, empty
+// elements allowed (RFC 9110 5.6.1). Anything else is refused: what a list
+// that is not one means differs from parser to parser. Only close and
+// keep-alive matter here (hop_by_hop.h removes what the list names).
+bool ReadConnectionTokens(std::string_view value, FieldFacts& facts) {
+  for (;;) {
+    const std::size_t comma = value.find(',');
+    const std::string_view item = value.substr(0, comma);
+    const std::string_view token = TrimOws(item.data(), item.data() + item.size());
+    if (!token.empty() && !IsHttpToken(token)) return false;
+    if (IEquals(token, "close")) facts.connection_close = true;
+    if (IEquals(token, "keep-alive")) facts.connection_keep_alive = true;
+    if (comma == std::string_view::npos) return true;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+std::optional<FramingRefusal> NoteField(http::field field, std::string_view value,
+                                        RequestFraming& framing, FieldFacts& facts) {
+  switch (field) {
+    case http::field::content_length:
+      // Two Content-Lengths, equal or not, are refused: some hop may read the
+      // other one. So is a list ("3, 3") or anything but plain digits.
+      if (++facts.content_lengths > 1) {
+        return FramingRefusal{http::status::bad_request, "duplicate Content-Length"};
+      }
+      framing.content_length = ParseContentLength(value);
+      if (!framing.content_length) {
+        return FramingRefusal{http::status::bad_request, "invalid Content-Length"};
+      }
+      break;
+    case http::field::transfer_encoding:
+      ++facts.transfer_encodings;
+      facts.transfer_encoding_chunked = IEquals(value, "chunked");
+      framing.hop_by_hop = true;
+      break;
+    case http::field::host:
+      ++facts.hosts;
+      break;
+    case http::field::connection:
+    case http::field::proxy_connection:
+      if (!ReadConnectionTokens(value, facts)) {
+        return FramingRefusal{http::status::bad_request, "invalid Connection"};
+      }
+      framing.hop_by_hop = true;
+      break;
+    case http::field::keep_alive:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::upgrade:
+    case http::field::proxy_authorization:
+      framing.hop_by_hop = true;
+      break;
+    case http::field::expect:
+      framing.expect = true;
+      if (IEquals(value, "100-continue")) framing.expect_continue = true;
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
+// The rules that need the whole list: one framing, stated once, and one Host.
+std::optional<FramingRefusal> CheckFieldFacts(const FieldFacts& facts, unsigned version,
+                                              RequestFraming& framing) {
+  if (facts.transfer_encodings > 1) {
+    return FramingRefusal{http::status::bad_request, "duplicate Transfer-Encoding"};
+  }
+  if (facts.transfer_encodings == 1) {
+    if (facts.content_lengths > 0) {
+      return FramingRefusal{http::status::bad_request, "Content-Length with Transfer-Encoding"};
+    }
+    if (!facts.transfer_encoding_chunked) {
+      return FramingRefusal{http::status::bad_request, "Transfer-Encoding other than chunked"};
+    }
+    if (version < 11) {
+      return FramingRefusal{http::status::bad_request, "Transfer-Encoding in HTTP/1.0"};
+    }
+    framing.chunked = true;
+  }
+  if (facts.hosts > 1 || (facts.hosts == 0 && version >= 11)) {
+    return FramingRefusal{http::status::bad_request, "missing or duplicate Host"};
+  }
+  framing.keep_alive = !facts.connection_close && (version >= 11 || facts.connection_keep_alive);
+  return std::nullopt;
+}
+
+RequestHeadResult Refused(http::status status, std::string_view reason) {
+  RequestHeadResult result;
+  result.status = HeadStatus::kRefused;
+  result.refusal = FramingRefusal{status, reason};
+  return result;
+}
+
+RequestHeadResult Refused(const FramingRefusal& refusal) {
+  return Refused(refusal.status, refusal.reason);
+}
+
+}  // namespace
+
+RequestHeadResult ParseRequestHead(std::string_view bytes, const RequestHeadLimits& limits,
+                                   RequestHead& head) {
+  // Only the first max_bytes can belong to an acceptable head. Running out of
+  // them means "read more" while fewer have arrived, "too large" after.
+  const bool over_limit = bytes.size() >= limits.max_bytes;
+  const char* const begin = bytes.data();
+  const char* const end = begin + (over_limit ? limits.max_bytes : bytes.size());
+  const auto need_more = [&] {
+    return over_limit ? Refused(http::status::request_header_fields_too_large, "head too large")
+                      : RequestHeadResult{};
+  };
+  const char* p = begin;
+  if (p == end) return need_more();
+  if (*p == '\r' || *p == '\n') return Refused(http::status::bad_request, "leading empty line");
+
+  // Request line: method SP request-target SP HTTP-version CRLF, one SP each.
+  const char* const method_end = SkipToken(p, end);
+  if (method_end == end) return need_more();
+  if (method_end == p || *method_end != ' ') {
+    return Refused(http::status::bad_request, "malformed method");
+  }
+  const char* const target_begin = method_end + 1;
+  const char* const target_end = FindTargetStop(target_begin, end);
+  if (target_end == end) return need_more();
+  if (*target_end != ' ' || target_end == target_begin) {
+    return Refused(http::status::bad_request, "malformed request target");
+  }
+  if (*target_begin != '/') {
+    return Refused(http::status::bad_request, "request target is not origin-form");
+  }
+  // HTTP/1.0 and HTTP/1.1 only: what this proxy can frame and relay.
+  static constexpr std::string_view kVersionPrefix = "HTTP/1.";
+  const char* const version = target_end + 1;
+  if (end - version < static_cast<std::ptrdiff_t>(kVersionPrefix.size() + 3)) return need_more();
+  if (std::string_view(version, kVersionPrefix.size()) != kVersionPrefix ||
+      (version[7] != '0' && version[7] != '1') || version[8] != '\r' || version[9] != '\n') {
+    return Refused(http::status::bad_request, "unsupported HTTP version");
+  }
+  const unsigned version_number = 10 + static_cast<unsigned>(version[7] - '0');
+  head.method_string({begin, static_cast<std::size_t>(method_end - begin)});
+  head.target({target_begin, static_cast<std::size_t>(target_end - target_begin)});
+  head.version(version_number);
+  p = version + 10;
+
+  RequestFraming framing;
+  FieldFacts facts;
+  std::size_t fields = 0;
+  for (;;) {
+    if (p == end) return need_more();
+    if (*p == '\r') {  // the blank line that ends the head
+      if (p + 1 == end) return need_more();
+      if (p[1] != '\n') return Refused(http::status::bad_request, "bare CR");
+      p += 2;
+      break;
+    }
+    // RFC 9112 5.2: obs-fold is refused (a server may not pass it on as is);
+    // whitespace before the first field is refused for the same reason.
+    if (*p == ' ' || *p == '\t') return Refused(http::status::bad_request, "obsolete line folding");
+    const char* const name_end = SkipToken(p, end);
+    if (name_end == end) return need_more();
+    // RFC 9112 5.1: no whitespace between name and colon, ever.
+    if (name_end == p || *name_end != ':') {
+      return Refused(http::status::bad_request, "invalid field name");
+    }
+    const char* const line_end = FindValueStop(name_end + 1, end);
+    if (line_end == end) return need_more();
+    if (*line_end != '\r') {
+      return Refused(http::status::bad_request, *line_end == '\n' ? "bare LF"
+                                                : *line_end == '\0'
+                                                    ? "NUL in head"
+                                                    : "control character in header value");
+    }
+    if (line_end + 1 == end) return need_more();
+    if (line_end[1] != '\n') return Refused(http::status::bad_request, "bare CR");
+    if (++fields > limits.max_fields) {
+      return Refused(http::status::request_header_fields_too_large, "too many headers");
+    }
+    const std::string_view name(p, static_cast<std::size_t>(name_end - p));
+    const std::string_view value = TrimOws(name_end + 1, line_end);
+    const http::field field = http::string_to_field({name.data(), name.size()});
+    if (auto refusal = NoteField(field, value, framing, facts)) return Refused(*refusal);
+    head.insert(field, {name.data(), name.size()}, {value.data(), value.size()});
+    p = line_end + 2;
+  }
+  if (auto refusal = CheckFieldFacts(facts, version_number, framing)) return Refused(*refusal);
+  framing.head_bytes = static_cast<std::size_t>(p - begin);
+  RequestHeadResult result;
+  result.status = HeadStatus::kComplete;
+  result.framing = framing;
+  return result;
+}
+
+}  // namespace gatehouse::server
