@@ -50,7 +50,7 @@ struct LoopContext {
         listener_tls(listener_tls),
         pool(upstream_tls, options),
         chunks(options.body_chunk_bytes),
-        resources{pool, chunks, texts, options, draining, watches} {}
+        resources{pool, chunks, texts, options, draining, watches, response_fields} {}
 
   void CloseIdleSessions();  // keep-alive connections with no request in flight
   void CloseAllSessions();
@@ -70,6 +70,7 @@ struct LoopContext {
   // Blocks for the sessions' HeaderArenas: only connections with a request
   // in flight hold one.
   HeaderBlockPool header_blocks;
+  std::vector<ResponseField> response_fields;
   ExchangeResources resources;
   bool draining = false;  // set on the loop's thread
   std::vector<boost::beast::flat_buffer> spare_read_buffers;

@@ -8,6 +8,7 @@ add_library(gatehouse_net STATIC
   ${CMAKE_CURRENT_LIST_DIR}/proxy_server.cc
   ${CMAKE_CURRENT_LIST_DIR}/request_framing.cc
   ${CMAKE_CURRENT_LIST_DIR}/request_head_parser.cc
+  ${CMAKE_CURRENT_LIST_DIR}/response_head.cc
   ${CMAKE_CURRENT_LIST_DIR}/tls_context.cc
   ${CMAKE_CURRENT_LIST_DIR}/hop_by_hop.cc
   ${CMAKE_CURRENT_LIST_DIR}/client_watch.cc
@@ -37,6 +38,8 @@ gatehouse_test(request_framing_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_fr
   LIBS gatehouse_net)
 gatehouse_test(request_head_parser_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_head_parser_test.cc LIBS gatehouse_net)
+gatehouse_test(response_head_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/response_head_test.cc LIBS gatehouse_net)
 gatehouse_test(hop_by_hop_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/hop_by_hop_test.cc
   LIBS gatehouse_net)
 foreach(concept forwarding framing failure)

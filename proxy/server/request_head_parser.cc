@@ -1,98 +1,17 @@
 #include "proxy/server/request_head_parser.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
-#include "proxy/server/added_fields.h"
+#include "proxy/server/head_scan.h"
 
 namespace gatehouse::server {
 namespace {
 
-namespace beast = boost::beast;
-
-constexpr std::size_t kMaxContentLengthDigits = 19;  // < 2^64: no overflow to check
-
-bool IsTokenChar(char c) {
-  return added_fields_internal::kTokenChar[static_cast<unsigned char>(c)];
-}
-
-// A byte no field value may hold: a control byte other than HTAB, or DEL.
-// CR is one: the scan for the end of a line and the check of its bytes are one.
-bool IsValueStop(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
-
-// A byte that ends a request-target: a control byte, SP or DEL.
-bool IsTargetStop(unsigned char c) { return c <= 0x20 || c == 0x7f; }
-
-#if defined(__SSE2__)
-// The sixteen bytes at `p`, a bit set for each that is below `floor` (as an
-// unsigned byte), is DEL or, unless `allow_tab`, is HTAB.
-template <bool kAllowTab>
-unsigned StopMask(const char* p, __m128i floor) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m128i at_least_floor = _mm_cmpeq_epi8(_mm_max_epu8(bytes, floor), bytes);
-  unsigned stops = ~static_cast<unsigned>(_mm_movemask_epi8(at_least_floor)) & 0xffffu;
-  if (kAllowTab) {
-    stops &= ~static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('\t'))));
-  }
-  stops |= static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x7f))));
-  return stops;
-}
-#endif
-
-// The first byte in [p, end) that ends or spoils a field value, or `end`.
-// Sixteen bytes per step: a bearer token is most of a request head.
-const char* FindValueStop(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i floor = _mm_set1_epi8(0x20);
-  for (; end - p >= 16; p += 16) {
-    if (const unsigned stops = StopMask<true>(p, floor)) return p + __builtin_ctz(stops);
-  }
-#endif
-  while (p != end && !IsValueStop(static_cast<unsigned char>(*p))) ++p;
-  return p;
-}
-
-// The first byte in [p, end) that ends a request-target, or `end`.
-const char* FindTargetStop(const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i floor = _mm_set1_epi8(0x21);
-  for (; end - p >= 16; p += 16) {
-    if (const unsigned stops = StopMask<false>(p, floor)) return p + __builtin_ctz(stops);
-  }
-#endif
-  while (p != end && !IsTargetStop(static_cast<unsigned char>(*p))) ++p;
-  return p;
-}
-
-const char* SkipToken(const char* p, const char* end) {
-  while (p != end && IsTokenChar(*p)) ++p;
-  return p;
-}
-
-std::string_view TrimOws(const char* first, const char* last) {
-  while (first != last && (*first == ' ' || *first == '\t')) ++first;
-  while (last != first && (last[-1] == ' ' || last[-1] == '\t')) --last;
-  return {first, static_cast<std::size_t>(last - first)};
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return beast::iequals(beast::string_view(a.data(), a.size()),
-                        beast::string_view(b.data(), b.size()));
-}
-
-std::optional<uint64_t> ParseContentLength(std::string_view digits) {
-  if (digits.empty() || digits.size() > kMaxContentLengthDigits) return std::nullopt;
-  uint64_t value = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return value;
-}
+using head_scan::FindTargetStop;
+using head_scan::FindValueStop;
+using head_scan::IEquals;
+using head_scan::SkipToken;
+using head_scan::TrimOws;
 
 // The facts the fields give beyond their list, gathered during the pass.
 struct FieldFacts {
@@ -109,16 +28,12 @@ struct FieldFacts {
 // that is not one means differs from parser to parser. Only close and
 // keep-alive matter here (hop_by_hop.h removes what the list names).
 bool ReadConnectionTokens(std::string_view value, FieldFacts& facts) {
-  for (;;) {
-    const std::size_t comma = value.find(',');
-    const std::string_view item = value.substr(0, comma);
-    const std::string_view token = TrimOws(item.data(), item.data() + item.size());
+  return head_scan::ForEachListElement(value, [&](std::string_view token) {
     if (!token.empty() && !IsHttpToken(token)) return false;
     if (IEquals(token, "close")) facts.connection_close = true;
     if (IEquals(token, "keep-alive")) facts.connection_keep_alive = true;
-    if (comma == std::string_view::npos) return true;
-    value.remove_prefix(comma + 1);
-  }
+    return true;
+  });
 }
 
 std::optional<FramingRefusal> NoteField(http::field field, std::string_view value,
@@ -130,7 +45,7 @@ std::optional<FramingRefusal> NoteField(http::field field, std::string_view valu
       if (++facts.content_lengths > 1) {
         return FramingRefusal{http::status::bad_request, "duplicate Content-Length"};
       }
-      framing.content_length = ParseContentLength(value);
+      framing.content_length = head_scan::ParseLength(value);
       if (!framing.content_length) {
         return FramingRefusal{http::status::bad_request, "invalid Content-Length"};
       }

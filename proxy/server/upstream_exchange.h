@@ -28,9 +28,13 @@
 // held back until it answers, with a fallback for upstreams that never
 // answer (HTTP/1.0, many frameworks): the upstream's 100 is therefore dropped.
 //
-// Heads are written by hand (head_writer.h) into a pooled string and go out
-// with the first body bytes in one gather write; bytes already buffered are
-// parsed without another read.
+// Heads are written by hand into a pooled string and go out with the first
+// body bytes in one gather write: the request's by head_writer.h, the
+// response's straight from the upstream's bytes (response_head.h: parsed as
+// views, hop-by-hop fields dropped on the way). Bytes already buffered are
+// parsed without another read. A Content-Length response body is counted
+// here and written from the upstream's read buffer; chunked and
+// close-delimited bodies go through Beast's decoder.
 #pragma once
 
 // clang-format off
@@ -53,6 +57,7 @@
 #include "proxy/server/gate.h"
 #include "proxy/server/hop_by_hop.h"
 #include "proxy/server/net_options.h"
+#include "proxy/server/response_head.h"
 #include "proxy/server/tls_context.h"
 #include "proxy/server/upstream_pool.h"
 
@@ -95,6 +100,9 @@ struct ExchangeResources {
   const NetOptions& options;
   const bool& draining;  // the loop is draining: answers close their connection
   ClientWatchSweep& watches;
+  // The fields of the response head being relayed: the loop's scratch,
+  // refilled by each parse and used before the next suspension.
+  std::vector<ResponseField>& response_fields;
 };
 
 // The client half: its stream, read buffer, the request head (already
@@ -139,9 +147,15 @@ class UpstreamExchange {
   void CopyRequestId(Fields& response) const;
   bool Retryable() const;
   boost::asio::awaitable<SendResult> SendRequest();
+  enum class BodyFraming { kNone, kLength, kChunked, kUntilClose };
+
   boost::asio::awaitable<boost::system::error_code> ReadResponseHead();
+  boost::asio::awaitable<boost::system::error_code> ReadUpstreamHead();
+  void TakeResponseHead();
   boost::asio::awaitable<bool> ForwardInterimResponse();
-  void PrepareResponseHead();
+  void StartBodyDecoder();
+  boost::asio::awaitable<boost::system::error_code> NextBodyPiece(const char*& data, std::size_t& n,
+                                                                  bool& last);
   boost::asio::awaitable<void> RelayResponse();
   boost::asio::awaitable<void> WriteError(http::status status);
   void StartClientWatch();
@@ -155,7 +169,11 @@ class UpstreamExchange {
   // head this exchange writes (a retry and a WebSocket upgrade included).
   const AddedFields& added_;
   std::unique_ptr<UpstreamConnection> upstream_;
-  std::optional<ResponseParser> response_;
+  ResponseHead response_head_;  // views into upstream_->buffer until TakeResponseHead
+  unsigned response_status_ = 0;
+  BodyFraming body_ = BodyFraming::kNone;
+  uint64_t body_remaining_ = 0;                  // kLength: bytes still to relay
+  std::optional<ResponseParser> response_body_;  // kChunked and kUntilClose only
   std::unique_ptr<char[]> chunk_;
   std::string text_;       // the head (and chunk-size line) of the next write
   bool watching_ = false;  // this exchange registered with client_.watch
@@ -166,6 +184,9 @@ class UpstreamExchange {
   bool request_sent_ = false;
   bool upstream_keep_alive_ = false;
   bool head_written_ = false;
+  bool response_started_ = false;  // a byte of the response arrived
+  bool chunked_to_client_ = false;
+  bool unsafe_head_ = false;  // the client's head could not be written safely: 502
 };
 
 }  // namespace gatehouse::server

@@ -1,0 +1,120 @@
+// The byte-level pieces the HTTP/1.1 head parsers share
+// (request_head_parser.h, response_head.h): token runs, the SSE2 scan for
+// the end of a line, whitespace trimming, decimal lengths. Pure.
+#pragma once
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <boost/beast/core/string.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "proxy/server/added_fields.h"
+
+namespace gatehouse::server::head_scan {
+
+inline constexpr std::size_t kMaxLengthDigits = 19;  // < 2^64: no overflow to check
+
+inline bool IsTokenChar(char c) {
+  return added_fields_internal::kTokenChar[static_cast<unsigned char>(c)];
+}
+
+// A byte no field value (or reason phrase) may hold: a control byte other
+// than HTAB, or DEL. CR is one, so finding the end of a line and checking
+// its bytes are the same scan.
+inline bool IsValueStop(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+// A byte that ends a request-target: a control byte, SP or DEL.
+inline bool IsTargetStop(unsigned char c) { return c <= 0x20 || c == 0x7f; }
+
+#if defined(__SSE2__)
+// The sixteen bytes at `p`, a bit set for each that is below `floor` (as an
+// unsigned byte), is DEL or, unless `kAllowTab`, is HTAB.
+template <bool kAllowTab>
+inline unsigned StopMask(const char* p, __m128i floor) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i at_least_floor = _mm_cmpeq_epi8(_mm_max_epu8(bytes, floor), bytes);
+  unsigned stops = ~static_cast<unsigned>(_mm_movemask_epi8(at_least_floor)) & 0xffffu;
+  if (kAllowTab) {
+    stops &= ~static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('\t'))));
+  }
+  stops |= static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x7f))));
+  return stops;
+}
+#endif
+
+// The first byte in [p, end) that ends or spoils a field value, or `end`.
+// Sixteen bytes per step: a bearer token is most of a request head.
+inline const char* FindValueStop(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i floor = _mm_set1_epi8(0x20);
+  for (; end - p >= 16; p += 16) {
+    if (const unsigned stops = StopMask<true>(p, floor)) return p + __builtin_ctz(stops);
+  }
+#endif
+  while (p != end && !IsValueStop(static_cast<unsigned char>(*p))) ++p;
+  return p;
+}
+
+// The first byte in [p, end) that ends a request-target, or `end`.
+inline const char* FindTargetStop(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i floor = _mm_set1_epi8(0x21);
+  for (; end - p >= 16; p += 16) {
+    if (const unsigned stops = StopMask<false>(p, floor)) return p + __builtin_ctz(stops);
+  }
+#endif
+  while (p != end && !IsTargetStop(static_cast<unsigned char>(*p))) ++p;
+  return p;
+}
+
+inline const char* SkipToken(const char* p, const char* end) {
+  while (p != end && IsTokenChar(*p)) ++p;
+  return p;
+}
+
+// [first, last) without leading and trailing SP and HTAB.
+inline std::string_view TrimOws(const char* first, const char* last) {
+  while (first != last && (*first == ' ' || *first == '\t')) ++first;
+  while (last != first && (last[-1] == ' ' || last[-1] == '\t')) --last;
+  return {first, static_cast<std::size_t>(last - first)};
+}
+
+inline std::string_view TrimOws(std::string_view text) {
+  return TrimOws(text.data(), text.data() + text.size());
+}
+
+inline bool IEquals(std::string_view a, std::string_view b) {
+  return boost::beast::iequals(boost::beast::string_view(a.data(), a.size()),
+                               boost::beast::string_view(b.data(), b.size()));
+}
+
+// 1-19 decimal digits and nothing else (no sign, no space, no list).
+inline std::optional<uint64_t> ParseLength(std::string_view digits) {
+  if (digits.empty() || digits.size() > kMaxLengthDigits) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
+// Calls `visit(element)` for each element of a comma-separated list, OWS
+// trimmed, empty elements included (RFC 9110 5.6.1); stops early and
+// returns false when `visit` does.
+template <class Visit>
+bool ForEachListElement(std::string_view value, Visit&& visit) {
+  for (;;) {
+    const std::size_t comma = value.find(',');
+    if (!visit(TrimOws(value.substr(0, comma)))) return false;
+    if (comma == std::string_view::npos) return true;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace gatehouse::server::head_scan
