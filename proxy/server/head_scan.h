@@ -10,6 +10,7 @@
 #include <boost/beast/core/string.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -93,6 +94,27 @@ inline bool IEquals(std::string_view a, std::string_view b) {
                                boost::beast::string_view(b.data(), b.size()));
 }
 
+// Whether `token` (token characters only: a field name, a list element
+// that passed IsHttpToken) equals `lower` ([a-z0-9-] only), ignoring ASCII
+// case. Setting bit 0x20 maps A-Z onto a-z and keeps '-', digits and a-z as
+// they are; no other token character becomes one of those. Eight bytes per step.
+inline bool TokenEquals(std::string_view token, std::string_view lower) {
+  const std::size_t n = token.size();
+  if (n != lower.size()) return false;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t a;
+    uint64_t b;
+    std::memcpy(&a, token.data() + i, sizeof(a));
+    std::memcpy(&b, lower.data() + i, sizeof(b));
+    if ((a | 0x2020202020202020ULL) != b) return false;
+  }
+  for (; i < n; ++i) {
+    if ((token[i] | 0x20) != lower[i]) return false;
+  }
+  return true;
+}
+
 // 1-19 decimal digits and nothing else (no sign, no space, no list).
 inline std::optional<uint64_t> ParseLength(std::string_view digits) {
   if (digits.empty() || digits.size() > kMaxLengthDigits) return std::nullopt;
@@ -115,6 +137,52 @@ bool ForEachListElement(std::string_view value, Visit&& visit) {
     if (comma == std::string_view::npos) return true;
     value.remove_prefix(comma + 1);
   }
+}
+
+enum class LineStatus { kField, kIncomplete, kBad };
+
+// One field line: `name ":" OWS value OWS CRLF`.
+struct FieldLine {
+  std::string_view name;
+  std::string_view value;      // OWS trimmed
+  const char* next = nullptr;  // the byte after the CRLF
+  const char* bad = nullptr;   // kBad: the offending byte
+  const char* reason = "";     // kBad: what is wrong, for the refusal
+};
+
+// Reads the field line at `p` (which does not start the blank line). One
+// SIMD scan finds the line's end and checks every byte of it (a control
+// byte but HTAB, or DEL, ends the scan); the name is then checked to be a
+// token followed by the colon, which also refuses whitespace before the
+// colon (RFC 9112 5.1). kIncomplete when the line's CRLF has not arrived.
+inline LineStatus ReadFieldLine(const char* p, const char* end, FieldLine& line) {
+  const char* const line_end = FindValueStop(p, end);
+  if (line_end == end) return LineStatus::kIncomplete;
+  if (*line_end != '\r') {
+    line.bad = line_end;
+    line.reason = *line_end == '\n'   ? "bare LF"
+                  : *line_end == '\0' ? "NUL in head"
+                                      : "control character in header field";
+    return LineStatus::kBad;
+  }
+  if (line_end + 1 == end) return LineStatus::kIncomplete;
+  if (line_end[1] != '\n') {
+    line.bad = line_end;
+    line.reason = "bare CR";
+    return LineStatus::kBad;
+  }
+  // The CR ends the token run at the latest: no bound check needed.
+  const char* name_end = p;
+  while (IsTokenChar(*name_end)) ++name_end;
+  if (name_end == p || *name_end != ':') {
+    line.bad = name_end;
+    line.reason = "invalid field name";
+    return LineStatus::kBad;
+  }
+  line.name = {p, static_cast<std::size_t>(name_end - p)};
+  line.value = TrimOws(name_end + 1, line_end);
+  line.next = line_end + 2;
+  return LineStatus::kField;
 }
 
 }  // namespace gatehouse::server::head_scan

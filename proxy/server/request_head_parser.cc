@@ -8,10 +8,8 @@ namespace gatehouse::server {
 namespace {
 
 using head_scan::FindTargetStop;
-using head_scan::FindValueStop;
 using head_scan::IEquals;
 using head_scan::SkipToken;
-using head_scan::TrimOws;
 
 // The facts the fields give beyond their list, gathered during the pass.
 struct FieldFacts {
@@ -30,8 +28,8 @@ struct FieldFacts {
 bool ReadConnectionTokens(std::string_view value, FieldFacts& facts) {
   return head_scan::ForEachListElement(value, [&](std::string_view token) {
     if (!token.empty() && !IsHttpToken(token)) return false;
-    if (IEquals(token, "close")) facts.connection_close = true;
-    if (IEquals(token, "keep-alive")) facts.connection_keep_alive = true;
+    if (head_scan::TokenEquals(token, "close")) facts.connection_close = true;
+    if (head_scan::TokenEquals(token, "keep-alive")) facts.connection_keep_alive = true;
     return true;
   });
 }
@@ -178,31 +176,19 @@ RequestHeadResult ParseRequestHead(std::string_view bytes, const RequestHeadLimi
     // RFC 9112 5.2: obs-fold is refused (a server may not pass it on as is);
     // whitespace before the first field is refused for the same reason.
     if (*p == ' ' || *p == '\t') return Refused(http::status::bad_request, "obsolete line folding");
-    const char* const name_end = SkipToken(p, end);
-    if (name_end == end) return need_more();
-    // RFC 9112 5.1: no whitespace between name and colon, ever.
-    if (name_end == p || *name_end != ':') {
-      return Refused(http::status::bad_request, "invalid field name");
-    }
-    const char* const line_end = FindValueStop(name_end + 1, end);
-    if (line_end == end) return need_more();
-    if (*line_end != '\r') {
-      return Refused(http::status::bad_request, *line_end == '\n' ? "bare LF"
-                                                : *line_end == '\0'
-                                                    ? "NUL in head"
-                                                    : "control character in header value");
-    }
-    if (line_end + 1 == end) return need_more();
-    if (line_end[1] != '\n') return Refused(http::status::bad_request, "bare CR");
+    head_scan::FieldLine line;
+    const head_scan::LineStatus read = head_scan::ReadFieldLine(p, end, line);
+    if (read == head_scan::LineStatus::kIncomplete) return need_more();
+    if (read == head_scan::LineStatus::kBad) return Refused(http::status::bad_request, line.reason);
     if (++fields > limits.max_fields) {
       return Refused(http::status::request_header_fields_too_large, "too many headers");
     }
-    const std::string_view name(p, static_cast<std::size_t>(name_end - p));
-    const std::string_view value = TrimOws(name_end + 1, line_end);
+    const std::string_view name = line.name;
+    const std::string_view value = line.value;
     const http::field field = http::string_to_field({name.data(), name.size()});
     if (auto refusal = NoteField(field, value, framing, facts)) return Refused(*refusal);
     head.insert(field, {name.data(), name.size()}, {value.data(), value.size()});
-    p = line_end + 2;
+    p = line.next;
   }
   if (auto refusal = CheckFieldFacts(facts, version_number, framing)) return Refused(*refusal);
   framing.head_bytes = static_cast<std::size_t>(p - begin);

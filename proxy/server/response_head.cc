@@ -1,6 +1,6 @@
 #include "proxy/server/response_head.h"
 
-#include <boost/beast/http/field.hpp>
+#include <cstring>
 
 #include "proxy/server/head_scan.h"
 #include "proxy/server/request_framing.h"
@@ -10,8 +10,36 @@ namespace {
 
 using head_scan::FindValueStop;
 using head_scan::IEquals;
-using head_scan::SkipToken;
-using head_scan::TrimOws;
+using head_scan::TokenEquals;
+
+// Which of the names the relay acts on `name` is: by length first, so most
+// names cost one switch and at most one comparison.
+RelayField Recognize(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return TokenEquals(name, "te") ? RelayField::kHopByHop : RelayField::kOther;
+    case 7:
+      return TokenEquals(name, "trailer") || TokenEquals(name, "upgrade") ? RelayField::kHopByHop
+                                                                          : RelayField::kOther;
+    case 10:
+      if (TokenEquals(name, "connection")) return RelayField::kConnection;
+      return TokenEquals(name, "keep-alive") ? RelayField::kHopByHop : RelayField::kOther;
+    case 12:
+      return TokenEquals(name, "x-request-id") ? RelayField::kRequestId : RelayField::kOther;
+    case 14:
+      return TokenEquals(name, "content-length") ? RelayField::kContentLength : RelayField::kOther;
+    case 16:
+      return TokenEquals(name, "proxy-connection") ? RelayField::kProxyConnection
+                                                   : RelayField::kOther;
+    case 17:
+      return TokenEquals(name, "transfer-encoding") ? RelayField::kTransferEncoding
+                                                    : RelayField::kOther;
+    case 19:
+      return TokenEquals(name, "proxy-authorization") ? RelayField::kHopByHop : RelayField::kOther;
+    default:
+      return RelayField::kOther;
+  }
+}
 
 struct FieldFacts {
   int transfer_encodings = 0;
@@ -23,17 +51,24 @@ struct FieldFacts {
 // A field the upstream may not name in Connection: dropping it would change
 // how the message is framed or routed.
 bool ProtectedFromConnection(std::string_view name) {
-  return IEquals(name, "host") || IEquals(name, "content-length") ||
-         IEquals(name, "transfer-encoding") || IEquals(name, "connection") ||
-         IEquals(name, "upgrade");
+  return TokenEquals(name, "host") || TokenEquals(name, "content-length") ||
+         TokenEquals(name, "transfer-encoding") || TokenEquals(name, "connection") ||
+         TokenEquals(name, "upgrade");
 }
 
 bool NoteConnection(std::string_view value, FieldFacts& facts, ResponseHead& head) {
   return head_scan::ForEachListElement(value, [&](std::string_view token) {
     if (token.empty()) return true;
     if (!IsHttpToken(token)) return false;
-    if (IEquals(token, "close")) facts.connection_close = true;
-    if (IEquals(token, "keep-alive")) facts.connection_keep_alive = true;
+    // close and keep-alive are options, not names (the Keep-Alive field goes anyway).
+    if (TokenEquals(token, "close")) {
+      facts.connection_close = true;
+      return true;
+    }
+    if (TokenEquals(token, "keep-alive")) {
+      facts.connection_keep_alive = true;
+      return true;
+    }
     if (ProtectedFromConnection(token)) return true;
     if (head.connection_name_count == kMaxConnectionNames) return false;
     head.connection_names[head.connection_name_count++] = token;
@@ -60,19 +95,19 @@ bool NoteTransferEncoding(std::string_view value, FieldFacts& facts) {
   return head_scan::ForEachListElement(value, [&](std::string_view coding) {
     if (coding.empty()) return true;
     if (!IsHttpToken(coding) || facts.chunked_last) return false;  // nothing may follow chunked
-    facts.chunked_last = IEquals(coding, "chunked");
+    facts.chunked_last = TokenEquals(coding, "chunked");
     return true;
   });
 }
 
-bool NoteField(http::field field, std::string_view value, FieldFacts& facts, ResponseHead& head) {
-  switch (field) {
-    case http::field::content_length:
+bool NoteField(RelayField kind, std::string_view value, FieldFacts& facts, ResponseHead& head) {
+  switch (kind) {
+    case RelayField::kContentLength:
       return NoteContentLength(value, head);
-    case http::field::transfer_encoding:
+    case RelayField::kTransferEncoding:
       return NoteTransferEncoding(value, facts);
-    case http::field::connection:
-    case http::field::proxy_connection:
+    case RelayField::kConnection:
+    case RelayField::kProxyConnection:
       return NoteConnection(value, facts, head);
     default:
       return true;
@@ -95,34 +130,25 @@ bool DecideFraming(const FieldFacts& facts, ResponseHead& head) {
 }
 
 bool Dropped(const ResponseField& field, const ResponseHead& head, bool have_request_id) {
-  switch (field.field) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::transfer_encoding:
-    case http::field::upgrade:
-    case http::field::proxy_connection:
-    case http::field::proxy_authorization:
-      return true;
-    default:
+  switch (field.kind) {
+    case RelayField::kOther:
+    case RelayField::kContentLength:
       break;
+    case RelayField::kRequestId:
+      if (have_request_id) return true;
+      break;
+    default:  // Connection, Proxy-Connection, Transfer-Encoding, the other hop-by-hop fields
+      return true;
   }
-  if (have_request_id && IEquals(field.name, "X-Request-Id")) return true;
   for (std::size_t i = 0; i < head.connection_name_count; ++i) {
     if (IEquals(head.connection_names[i], field.name)) return true;
   }
   return false;
 }
 
-void AppendDecimal(std::string& out, unsigned value) {
-  char digits[10];
-  std::size_t n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  while (n > 0) out.push_back(digits[--n]);
+char* Put(char* out, std::string_view text) {
+  std::memcpy(out, text.data(), text.size());
+  return out + text.size();
 }
 
 }  // namespace
@@ -130,7 +156,12 @@ void AppendDecimal(std::string& out, unsigned value) {
 HeadStatus ParseResponseHead(std::string_view bytes, std::size_t max_bytes,
                              std::vector<ResponseField>& fields, ResponseHead& head) {
   fields.clear();
-  head = ResponseHead();
+  head.head_bytes = 0;
+  head.content_length.reset();
+  head.chunked = head.close_delimited = head.keep_alive = false;
+  head.connection_name_count = 0;  // the names array is not cleared: only this many count
+  head.status = 0;
+  head.reason = {};
   const bool over_limit = bytes.size() >= max_bytes;
   const char* const begin = bytes.data();
   const char* const end = begin + (over_limit ? max_bytes : bytes.size());
@@ -168,20 +199,19 @@ HeadStatus ParseResponseHead(std::string_view bytes, std::size_t max_bytes,
       p += 2;
       break;
     }
-    const char* const name_end = SkipToken(p, end);  // obs-fold and bare LF stop here too
-    if (name_end == end) return need_more;
-    if (name_end == p || *name_end != ':') return HeadStatus::kRefused;
-    const char* const value_end = FindValueStop(name_end + 1, end);
-    if (value_end == end || value_end + 1 == end) return need_more;
-    if (value_end[0] != '\r' || value_end[1] != '\n') return HeadStatus::kRefused;
+    // obs-fold and a leading space are no token: refused as bad names.
+    head_scan::FieldLine line;
+    const head_scan::LineStatus read = head_scan::ReadFieldLine(p, end, line);
+    if (read == head_scan::LineStatus::kIncomplete) return need_more;
+    if (read == head_scan::LineStatus::kBad) return HeadStatus::kRefused;
     if (fields.size() == kMaxResponseFields) return HeadStatus::kRefused;
     ResponseField field;
-    field.name = {p, static_cast<std::size_t>(name_end - p)};
-    field.value = TrimOws(name_end + 1, value_end);
-    field.field = http::string_to_field({field.name.data(), field.name.size()});
-    if (!NoteField(field.field, field.value, facts, head)) return HeadStatus::kRefused;
+    field.name = line.name;
+    field.value = line.value;
+    field.kind = Recognize(line.name);
+    if (!NoteField(field.kind, field.value, facts, head)) return HeadStatus::kRefused;
     fields.push_back(field);
-    p = value_end + 2;
+    p = line.next;
   }
   if (!DecideFraming(facts, head)) return HeadStatus::kRefused;
   head.head_bytes = static_cast<std::size_t>(p - begin);
@@ -192,31 +222,47 @@ bool AppendRelayedResponseHead(std::string& out, const ResponseHead& head,
                                const std::vector<ResponseField>& fields,
                                const RelayedHeadOptions& options) {
   if (!options.request_id.empty() && !IsCleanFieldValue(options.request_id)) return false;
-  out.append("HTTP/1.1 ", 9);
-  AppendDecimal(out, head.status);
-  out.push_back(' ');
-  out.append(head.reason);
-  out.append("\r\n", 2);
+  static constexpr std::string_view kWebSocket = "Connection: Upgrade\r\nUpgrade: websocket\r\n";
+  static constexpr std::string_view kClose = "Connection: close\r\n";
+  static constexpr std::string_view kChunked = "Transfer-Encoding: chunked\r\n";
+  static constexpr std::string_view kRequestId = "X-Request-Id: ";
+  // Room for the most this can write, filled through a cursor: no append
+  // call per piece. The status line takes at most its original bytes plus
+  // one; each field line at most its original bytes plus one (": ").
+  const std::size_t start = out.size();
+  const std::size_t most = 16 + head.reason.size() + head.head_bytes + fields.size() +
+                           kWebSocket.size() + kChunked.size() + kRequestId.size() +
+                           options.request_id.size() + 4;
+  out.resize(start + most);
+  char* cursor = out.data() + start;
+  cursor = Put(cursor, "HTTP/1.1 ");
+  *cursor++ = static_cast<char>('0' + head.status / 100);
+  *cursor++ = static_cast<char>('0' + head.status / 10 % 10);
+  *cursor++ = static_cast<char>('0' + head.status % 10);
+  *cursor++ = ' ';
+  cursor = Put(cursor, head.reason);
+  cursor = Put(cursor, "\r\n");
   const bool have_request_id = !options.request_id.empty();
   for (const ResponseField& field : fields) {
     if (Dropped(field, head, have_request_id)) continue;
-    out.append(field.name);
-    out.append(": ", 2);
-    out.append(field.value);
-    out.append("\r\n", 2);
+    cursor = Put(cursor, field.name);
+    cursor = Put(cursor, ": ");
+    cursor = Put(cursor, field.value);
+    cursor = Put(cursor, "\r\n");
   }
   if (options.websocket) {
-    out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
+    cursor = Put(cursor, kWebSocket);
   } else if (options.close) {
-    out.append("Connection: close\r\n");
+    cursor = Put(cursor, kClose);
   }
-  if (options.chunked) out.append("Transfer-Encoding: chunked\r\n");
+  if (options.chunked) cursor = Put(cursor, kChunked);
   if (have_request_id) {
-    out.append("X-Request-Id: ");
-    out.append(options.request_id);
-    out.append("\r\n", 2);
+    cursor = Put(cursor, kRequestId);
+    cursor = Put(cursor, options.request_id);
+    cursor = Put(cursor, "\r\n");
   }
-  out.append("\r\n", 2);
+  cursor = Put(cursor, "\r\n");
+  out.resize(static_cast<std::size_t>(cursor - out.data()));
   return true;
 }
 

@@ -48,8 +48,19 @@ namespace gatehouse::server {
 inline constexpr std::size_t kMaxResponseFields = 256;
 inline constexpr std::size_t kMaxConnectionNames = 16;
 
+// The fields the relay acts on; every other name is kOther.
+enum class RelayField {
+  kOther,
+  kContentLength,
+  kTransferEncoding,
+  kConnection,
+  kProxyConnection,
+  kHopByHop,  // Keep-Alive, TE, Trailer, Upgrade, Proxy-Authorization
+  kRequestId,
+};
+
 struct ResponseField {
-  http::field field = http::field::unknown;
+  RelayField kind = RelayField::kOther;
   std::string_view name;
   std::string_view value;  // optional whitespace trimmed
 };

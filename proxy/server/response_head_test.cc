@@ -8,9 +8,12 @@
 
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <cctype>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "proxy/server/head_scan.h"
 
 namespace gatehouse::server {
 namespace {
@@ -51,7 +54,7 @@ TEST(ParseResponseHeadTest, ReadsStatusReasonFieldsAndFraming) {
   EXPECT_FALSE(parsed.head.close_delimited);
   EXPECT_TRUE(parsed.head.keep_alive);
   ASSERT_EQ(parsed.fields.size(), 3u);
-  EXPECT_EQ(parsed.fields[1].field, http::field::content_length);
+  EXPECT_EQ(parsed.fields[1].kind, RelayField::kContentLength);
   EXPECT_EQ(parsed.fields[1].value, "12");
   EXPECT_EQ(parsed.fields[2].name, "X-A");
   EXPECT_EQ(parsed.fields[2].value, "a\tb");
@@ -176,6 +179,25 @@ TEST(AppendRelayedResponseHeadTest, RefusesAnUnsafeRequestId) {
   std::string out;
   EXPECT_FALSE(AppendRelayedResponseHead(out, parsed.head, parsed.fields,
                                          {.request_id = "a\r\nSet-Cookie: x"}));
+}
+
+TEST(TokenEqualsTest, AgreesWithCaseInsensitiveCompareOnEveryTokenByte) {
+  const std::string lower = "abcdefghijklmnopqrstuvwxyz0123456789-";
+  for (int c = 0; c < 256; ++c) {
+    if (!IsHttpToken(std::string(1, static_cast<char>(c)))) continue;
+    for (char l : lower) {
+      const bool expected = std::tolower(c) == l;
+      // In every position of a long token too (the 8-byte steps).
+      const std::string token = "content-" + std::string(1, static_cast<char>(c)) + "ength-x";
+      const std::string literal = "content-" + std::string(1, l) + "ength-x";
+      EXPECT_EQ(head_scan::TokenEquals(std::string(1, static_cast<char>(c)), std::string(1, l)),
+                expected)
+          << c << " " << l;
+      EXPECT_EQ(head_scan::TokenEquals(token, literal), expected) << c << " " << l;
+    }
+  }
+  EXPECT_TRUE(head_scan::TokenEquals("Transfer-ENCODING", "transfer-encoding"));
+  EXPECT_FALSE(head_scan::TokenEquals("transfer-encodin", "transfer-encoding"));
 }
 
 // Never accepts a head Beast's parser refuses, and reads the framing of
