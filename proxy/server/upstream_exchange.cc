@@ -1,6 +1,7 @@
 #include "proxy/server/upstream_exchange.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
@@ -131,6 +132,37 @@ WriteParts Compose(const std::string& text, const char* data, std::size_t n, boo
   }
   return {{asio::const_buffer(text.data(), text.size()), asio::const_buffer(data, n),
            asio::const_buffer(tail.data(), tail.size())}};
+}
+
+// Plain TCP: hands the parts to the kernel at once, in one sendmsg, without
+// suspending the coroutine (an ordinary head and body fit the socket
+// buffer). True when all of it went; otherwise `parts` is advanced past what
+// went and the caller's async write does the rest (and reports any error:
+// a failed send here writes nothing). TLS always takes the async write.
+bool WriteNow(NetStream& stream, WriteParts& parts) {
+  if (stream.is_tls()) return false;
+  std::array<iovec, 3> iov;
+  std::size_t count = 0;
+  for (const auto& part : parts.buffers) {
+    if (part.size() == 0) continue;
+    iov[count].iov_base = const_cast<void*>(part.data());
+    iov[count].iov_len = part.size();
+    ++count;
+  }
+  if (count == 0) return true;
+  msghdr message{};
+  message.msg_iov = iov.data();
+  message.msg_iovlen = count;
+  const ssize_t sent = ::sendmsg(stream.tcp().socket().native_handle(), &message,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent <= 0) return false;
+  std::size_t left = static_cast<std::size_t>(sent);
+  for (auto& part : parts.buffers) {
+    const std::size_t taken = std::min(left, part.size());
+    part += taken;
+    left -= taken;
+  }
+  return asio::buffer_size(parts.buffers) == 0;
 }
 
 }  // namespace
@@ -294,11 +326,13 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
     }
     const bool last = !body || body->is_done();
     if (chunked && n > 0) AppendChunkSize(text_, n);
-    upstream_->stream.tcp().expires_after(target_.timeout);
-    co_await asio::async_write(upstream_->stream,
-                               Compose(text_, chunk_.get(), n, chunked, last).buffers,
-                               asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return SendResult::kUpstreamFailed;
+    WriteParts parts = Compose(text_, chunk_.get(), n, chunked, last);
+    if (!WriteNow(upstream_->stream, parts)) {
+      upstream_->stream.tcp().expires_after(target_.timeout);
+      co_await asio::async_write(upstream_->stream, parts.buffers,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return SendResult::kUpstreamFailed;
+    }
     text_.clear();
     if (last) break;
   }
@@ -526,12 +560,14 @@ asio::awaitable<void> UpstreamExchange::RelayResponse() {
       co_return;
     }
     if (chunked_to_client_ && n > 0) AppendChunkSize(text_, n);
-    client_.stream.tcp().expires_after(resources_.options.idle_timeout);
     // The head goes out with the first body bytes (a small answer: one write).
     error_code write_error;
-    co_await asio::async_write(client_.stream,
-                               Compose(text_, data, n, chunked_to_client_, last).buffers,
-                               asio::redirect_error(asio::use_awaitable, write_error));
+    WriteParts parts = Compose(text_, data, n, chunked_to_client_, last);
+    if (!WriteNow(client_.stream, parts)) {
+      client_.stream.tcp().expires_after(resources_.options.idle_timeout);
+      co_await asio::async_write(client_.stream, parts.buffers,
+                                 asio::redirect_error(asio::use_awaitable, write_error));
+    }
     if (write_error) {
       // The client went away (or stopped reading): stop the upstream at once.
       result_.client_aborted = true;
