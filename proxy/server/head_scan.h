@@ -171,7 +171,8 @@ inline LineStatus ReadFieldLine(const char* p, const char* end, FieldLine& line)
     line.reason = "bare CR";
     return LineStatus::kBad;
   }
-  // The CR ends the token run at the latest: no bound check needed.
+  // The CR ends the token run at the latest: no bound check needed. (Names
+  // are short: a table lookup per byte beats a 16-byte classification.)
   const char* name_end = p;
   while (IsTokenChar(*name_end)) ++name_end;
   if (name_end == p || *name_end != ':') {

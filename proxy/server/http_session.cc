@@ -144,7 +144,21 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   // A busy connection waits with a read buffer and reads its next request in
   // one system call. Only kMaxBufferedWaits connections per loop do so: the
   // others wait cheaply (below).
-  if (loop_.buffered_waits < kMaxBufferedWaits) co_return co_await WaitWithBuffer();
+  if (loop_.buffered_waits < kMaxBufferedWaits) {
+    ++loop_.buffered_waits;
+    // Through the loop's spares, so that a buffer grown for a large head or a
+    // streamed body gives its memory back; an ordinary one comes straight back.
+    loop_.ReleaseReadBuffer(buffer_);
+    loop_.TakeReadBuffer(buffer_);
+    error_code ec;
+    const std::size_t n = co_await stream_.async_read_some(
+        buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+    --loop_.buffered_waits;
+    idle_ = false;
+    if (ec || n == 0) co_return false;
+    buffer_.commit(n);
+    co_return true;
+  }
   // An idle keep-alive connection keeps as little as it can: the read buffer
   // goes back to the loop's spares (the next request on any connection takes
   // it: no allocation per request) and the wait reads one byte into the
@@ -186,22 +200,6 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
     if (ec) co_return false;
     buffer_.commit(more);
   }
-  co_return true;
-}
-
-asio::awaitable<bool> HttpSession::WaitWithBuffer() {
-  ++loop_.buffered_waits;
-  // Through the loop's spares, so that a buffer grown for a large head or a
-  // streamed body gives its memory back; an ordinary one comes straight back.
-  loop_.ReleaseReadBuffer(buffer_);
-  loop_.TakeReadBuffer(buffer_);
-  error_code ec;
-  const std::size_t n = co_await stream_.async_read_some(
-      buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
-  --loop_.buffered_waits;
-  idle_ = false;
-  if (ec || n == 0) co_return false;
-  buffer_.commit(n);
   co_return true;
 }
 
@@ -267,8 +265,27 @@ void HttpSession::StartBody() {
   body_->put(asio::buffer(framing_head, static_cast<std::size_t>(length)), ec);
 }
 
+// The head as buffered, when it is all there (the usual case): parsed
+// without entering ReadHead's read loop.
+RequestHeadResult HttpSession::ParseBufferedHead() {
+  const auto& options = loop_.options;
+  head_.emplace(HeaderAllocator<char>(&header_arena_));
+  RequestHeadResult parsed = ParseRequestHead(
+      BufferView(buffer_), {options.max_header_bytes, options.max_header_count}, *head_);
+  if (parsed.status == HeadStatus::kComplete) {
+    framing_ = parsed.framing;
+    buffer_.consume(framing_.head_bytes);
+  }
+  return parsed;
+}
+
 asio::awaitable<bool> HttpSession::ServeRequest() {
-  if (!co_await ReadHead()) co_return false;
+  const RequestHeadResult parsed = ParseBufferedHead();
+  if (parsed.status == HeadStatus::kRefused) {
+    co_await Refuse(parsed.refusal.status);
+    co_return false;
+  }
+  if (parsed.status == HeadStatus::kIncomplete && !co_await ReadHead()) co_return false;
   RequestHead& head = *head_;
   if (framing_.chunked && !ValidateChunkedPrefix(BufferView(buffer_))) {
     co_await Refuse(http::status::bad_request);
@@ -292,7 +309,9 @@ asio::awaitable<bool> HttpSession::ServeRequest() {
   if (framing_.expect) head.erase(http::field::expect);
 
   const auto started = Clock::now();
-  GateVerdict verdict = co_await AskGate(head);
+  AskGate(head);
+  if (!pending_verdict_) co_await WaitForVerdict();
+  GateVerdict& verdict = *pending_verdict_;
   const auto gate_time = Since(started);
   ExchangeOutcome outcome;
   if (verdict.local_response) {
@@ -314,15 +333,18 @@ asio::awaitable<bool> HttpSession::ServeRequest() {
   }
   outcome.gate_time = gate_time;
   loop_.gate.Finish(verdict, outcome);
+  pending_verdict_.reset();
   co_return keep_alive_;
 }
 
-asio::awaitable<GateVerdict> HttpSession::AskGate(RequestHead& head) {
+// Asks the gate; its verdict lands in pending_verdict_ and is used there (no
+// copy, no move). Most verdicts come before Check returns: no suspension.
+void HttpSession::AskGate(RequestHead& head) {
   pending_verdict_.reset();
   waiting_for_gate_ = false;
   loop_thread_ = std::this_thread::get_id();
   // Captures only `this`: fits std::function's inline storage, no allocation.
-  loop_.gate.Check(head, client_, [this](GateVerdict verdict) {
+  loop_.gate.Check(head, client_, [this](GateVerdict&& verdict) {
     if (std::this_thread::get_id() == loop_thread_) {
       pending_verdict_.emplace(std::move(verdict));
       if (waiting_for_gate_) gate_wakeup_.cancel();
@@ -336,6 +358,11 @@ asio::awaitable<GateVerdict> HttpSession::AskGate(RequestHead& head) {
       if (waiting_for_gate_) gate_wakeup_.cancel();
     });
   });
+}
+
+// The gate answers later (an issuer's first keys are being fetched): wait
+// for the answer on this loop.
+asio::awaitable<void> HttpSession::WaitForVerdict() {
   while (!pending_verdict_) {
     waiting_for_gate_ = true;
     gate_wakeup_.expires_at(asio::steady_timer::time_point::max());
@@ -343,9 +370,6 @@ asio::awaitable<GateVerdict> HttpSession::AskGate(RequestHead& head) {
     co_await gate_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     waiting_for_gate_ = false;
   }
-  GateVerdict verdict = std::move(*pending_verdict_);
-  pending_verdict_.reset();
-  co_return verdict;
 }
 
 asio::awaitable<ExchangeOutcome> HttpSession::AnswerLocally(LocalResponse& response,

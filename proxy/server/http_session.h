@@ -96,12 +96,13 @@ class HttpSession {
  private:
   boost::asio::awaitable<void> Serve();
   boost::asio::awaitable<bool> WaitForRequest();
-  boost::asio::awaitable<bool> WaitWithBuffer();
+  RequestHeadResult ParseBufferedHead();
   boost::asio::awaitable<bool> ReadHead();
   void StartBody();
   bool BodyDone() const { return !body_ || body_->is_done(); }
   boost::asio::awaitable<bool> ServeRequest();
-  boost::asio::awaitable<GateVerdict> AskGate(RequestHead& head);
+  void AskGate(RequestHead& head);
+  boost::asio::awaitable<void> WaitForVerdict();
   boost::asio::awaitable<ExchangeOutcome> AnswerLocally(LocalResponse& response, bool keep_alive);
   boost::asio::awaitable<void> Refuse(http::status status);
   boost::asio::awaitable<void> LingeringClose();

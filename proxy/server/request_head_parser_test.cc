@@ -256,6 +256,26 @@ TEST(ParseRequestHeadTest, EveryByteAtEveryPositionOfALongTarget) {
   }
 }
 
+TEST(ParseRequestHeadTest, EveryByteAtEveryPositionOfALongFieldName) {
+  // Names are checked sixteen bytes at a time: every lane and the tail.
+  for (int byte = 0; byte < 256; ++byte) {
+    const bool token = IsHttpToken(std::string(1, static_cast<char>(byte)));
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string name(40, 'n');
+      name[at] = static_cast<char>(byte);
+      RequestHead head;
+      const RequestHeadResult parsed =
+          Parse("GET / HTTP/1.1\r\nHost: a\r\n" + name + ": value\r\n\r\n", head);
+      if (token) {
+        ASSERT_EQ(parsed.status, HeadStatus::kComplete) << "byte " << byte << " at " << at;
+        EXPECT_EQ(head[name], "value");
+      } else if (byte != ':') {  // a colon just ends the name early
+        EXPECT_EQ(parsed.status, HeadStatus::kRefused) << "byte " << byte << " at " << at;
+      }
+    }
+  }
+}
+
 TEST(ParseRequestHeadTest, EveryPrefixOfAGoodHeadAsksForMore) {
   const std::string bytes = "POST /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + kToken +
                             "\r\nContent-Length: 5\r\n\r\n";

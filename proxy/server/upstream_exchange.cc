@@ -153,8 +153,8 @@ bool WriteNow(NetStream& stream, WriteParts& parts) {
   msghdr message{};
   message.msg_iov = iov.data();
   message.msg_iovlen = count;
-  const ssize_t sent = ::sendmsg(stream.tcp().socket().native_handle(), &message,
-                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+  const ssize_t sent =
+      ::sendmsg(stream.tcp().socket().native_handle(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (sent <= 0) return false;
   std::size_t left = static_cast<std::size_t>(sent);
   for (auto& part : parts.buffers) {
@@ -234,7 +234,9 @@ bool UpstreamExchange::Retryable() const {
 asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
   const auto started = Clock::now();
   for (int attempt = 0;; ++attempt) {
-    AcquiredUpstream acquired = co_await resources_.pool.Acquire(target_);
+    // A pooled connection needs no suspension; only a new one is awaited.
+    AcquiredUpstream acquired{resources_.pool.TakeIdle(target_.pool_key)};
+    if (!acquired.connection) acquired = co_await resources_.pool.Connect(target_);
     if (acquired.error) {
       co_await WriteError(acquired.timed_out ? http::status::gateway_timeout
                                              : http::status::bad_gateway);
@@ -487,6 +489,20 @@ void UpstreamExchange::StartBodyDecoder() {
   response_body_->put(asio::buffer(head.data(), head.size()), ec);
 }
 
+// The next piece of a body that needs no read: none at all, or buffered
+// bytes of a Content-Length body (a small answer comes with its head).
+bool UpstreamExchange::BodyPieceAtHand(const char*& data, std::size_t& n, bool& last) {
+  n = 0;
+  last = true;
+  if (body_ == BodyFraming::kNone) return true;
+  const auto& buffer = upstream_->buffer;
+  if (body_ != BodyFraming::kLength || (body_remaining_ > 0 && buffer.size() == 0)) return false;
+  n = static_cast<std::size_t>(std::min<uint64_t>(body_remaining_, buffer.size()));
+  data = static_cast<const char*>(buffer.data().data());
+  last = body_remaining_ == n;
+  return true;
+}
+
 // The next piece of the body into (data, n); `last` once the body is over.
 asio::awaitable<error_code> UpstreamExchange::NextBodyPiece(const char*& data, std::size_t& n,
                                                             bool& last) {
@@ -544,7 +560,8 @@ asio::awaitable<void> UpstreamExchange::RelayResponse() {
     const char* data = nullptr;
     std::size_t n = 0;
     bool last = true;
-    const error_code ec = co_await NextBodyPiece(data, n, last);
+    error_code ec;
+    if (!BodyPieceAtHand(data, n, last)) ec = co_await NextBodyPiece(data, n, last);
     if (ec) {
       // The upstream failed mid-body. Before the head went out the client
       // can still get a clean 502/504; after it, only a close tells it the

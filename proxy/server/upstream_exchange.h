@@ -154,6 +154,7 @@ class UpstreamExchange {
   void TakeResponseHead();
   boost::asio::awaitable<bool> ForwardInterimResponse();
   void StartBodyDecoder();
+  bool BodyPieceAtHand(const char*& data, std::size_t& n, bool& last);
   boost::asio::awaitable<boost::system::error_code> NextBodyPiece(const char*& data, std::size_t& n,
                                                                   bool& last);
   boost::asio::awaitable<void> RelayResponse();

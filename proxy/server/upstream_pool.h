@@ -3,7 +3,9 @@
 // each event loop owns one, so the hot path takes no lock.
 //
 //   UpstreamPool pool(upstream_tls_context, options);
-//   AcquiredUpstream got = co_await pool.Acquire(*verdict.upstream);
+//   AcquiredUpstream got{pool.TakeIdle(target.pool_key)};   // no suspension
+//   if (!got.connection) got = co_await pool.Connect(target);
+//   // or in one step: AcquiredUpstream got = co_await pool.Acquire(target);
 //   if (got.error) ...                        // 502 (refused, TLS) or 504 (connect timeout)
 //   ... exchange on got.connection->stream ...
 //   if (response allowed keep-alive) pool.Release(std::move(got.connection));
@@ -55,6 +57,10 @@ class UpstreamPool {
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
   boost::asio::awaitable<AcquiredUpstream> Acquire(const UpstreamTarget& target);
+  // An idle connection for `pool_key` that still looks alive, or null.
+  std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& pool_key);
+  // A new connection (TCP, and TLS for https).
+  boost::asio::awaitable<AcquiredUpstream> Connect(const UpstreamTarget& target);
   // Keeps a connection whose last response allowed keep-alive and was read whole.
   void Release(std::unique_ptr<UpstreamConnection> connection);
   // Closes every idle connection (drain, shutdown).
@@ -64,9 +70,6 @@ class UpstreamPool {
   uint64_t connects() const { return connects_.load(std::memory_order_relaxed); }  // made so far
 
  private:
-  std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& pool_key);
-  boost::asio::awaitable<AcquiredUpstream> Connect(const UpstreamTarget& target);
-
   ssl::context& tls_context_;
   const NetOptions& options_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
