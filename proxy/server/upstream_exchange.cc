@@ -201,28 +201,19 @@ UpstreamExchange::UpstreamExchange(ExchangeResources& resources, ClientSide& cli
       added_(added),
       text_(resources.texts.Take()) {
   head_request_ = client.head.method() == http::verb::head;
-  // Taken before PrepareRequestHead rewrites the version for the upstream.
   client_http11_ = client.head.version() >= 11;
   request_has_body_ = client.body && !client.body->is_done();
   result_.client_keep_alive = client.keep_alive;
-  PrepareRequestHead(request_target);
+  // The body is re-framed, never passed through byte for byte: whatever
+  // ambiguity the client tried, the upstream sees one clean framing (the
+  // client's Transfer-Encoding went with the hop-by-hop fields).
+  request_line_ = UpstreamRequestLine{request_target, target.host_header, client.chunked};
 }
 
 UpstreamExchange::~UpstreamExchange() {
   StopClientWatch();
   if (chunk_) resources_.chunks.Give(std::move(chunk_));
   resources_.texts.Give(std::move(text_));
-}
-
-void UpstreamExchange::PrepareRequestHead(std::string_view request_target) {
-  auto& request = client_.head;
-  request.target({request_target.data(), request_target.size()});
-  request.version(11);
-  request.set(http::field::host, target_.host_header);
-  // The body is re-framed, never passed through byte for byte: whatever
-  // ambiguity the client tried, the upstream sees one clean framing (the
-  // client's Transfer-Encoding went with the hop-by-hop fields).
-  if (client_.chunked) request.set(http::field::transfer_encoding, "chunked");
 }
 
 bool UpstreamExchange::Retryable() const {
@@ -302,14 +293,14 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
   text_.clear();
   // A field that cannot be written safely (a control byte in a value the gate
   // set from a claim) is never sent: the request is refused, not repaired.
-  if (!AppendRequestHead(text_, request, added_)) co_return SendResult::kBadBody;
+  if (!AppendRequestHead(text_, request, request_line_, added_)) co_return SendResult::kBadBody;
   if (request_has_body_ && !chunk_) {
     chunk_ = resources_.chunks.Take();
     if (NeedsStreamingRoom(*client_.body, client_.buffer)) {
       client_.buffer.reserve(std::min(kStreamReadBytes, client_.buffer.max_size()));
     }
   }
-  // The body is re-framed (see PrepareRequestHead): chunked stays chunked with
+  // The body is re-framed (see the constructor): chunked stays chunked with
   // our own chunk sizes, a Content-Length body goes as its bytes.
   const bool chunked = client_.chunked;
   const std::size_t capacity = resources_.chunks.chunk_bytes();

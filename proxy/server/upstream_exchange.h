@@ -55,6 +55,7 @@
 
 #include "proxy/server/client_watch.h"
 #include "proxy/server/gate.h"
+#include "proxy/server/head_writer.h"
 #include "proxy/server/hop_by_hop.h"
 #include "proxy/server/net_options.h"
 #include "proxy/server/response_head.h"
@@ -142,7 +143,6 @@ class UpstreamExchange {
  private:
   enum class SendResult { kSent, kUpstreamFailed, kClientFailed, kBadBody };
 
-  void PrepareRequestHead(std::string_view request_target);
   template <class Fields>
   void CopyRequestId(Fields& response) const;
   bool Retryable() const;
@@ -169,6 +169,7 @@ class UpstreamExchange {
   // The gate's fields (added_fields.h), sent after the request's own on every
   // head this exchange writes (a retry and a WebSocket upgrade included).
   const AddedFields& added_;
+  UpstreamRequestLine request_line_;  // target, Host and framing for the upstream
   std::unique_ptr<UpstreamConnection> upstream_;
   ResponseHead response_head_;  // views into upstream_->buffer until TakeResponseHead
   unsigned response_status_ = 0;
