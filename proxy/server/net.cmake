@@ -40,6 +40,8 @@ gatehouse_test(request_head_parser_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_head_parser_test.cc LIBS gatehouse_net)
 gatehouse_test(response_head_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/response_head_test.cc LIBS gatehouse_net)
+gatehouse_fuzzer(head_fuzzer SOURCE ${CMAKE_CURRENT_LIST_DIR}/fuzz/head_fuzzer.cc
+  LIBS gatehouse_net CORPUS ${CMAKE_CURRENT_LIST_DIR}/fuzz/head_corpus)
 gatehouse_test(hop_by_hop_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/hop_by_hop_test.cc
   LIBS gatehouse_net)
 foreach(concept forwarding framing failure)

@@ -1,15 +1,18 @@
 // Request framing checks: the pure half of the data path's defence against
-// request smuggling and malformed heads. No I/O; the session calls them on
-// the bytes and the parsed head before the gate ever sees a request.
+// request smuggling and malformed heads. No I/O.
 //
-//   if (auto refusal = CheckRawRequestHead(head_bytes)) Refuse(*refusal);    // before parsing
-//   if (auto refusal = CheckRequestHead(parsed_head, 100)) Refuse(*refusal); // after parsing
+//   if (auto refusal = CheckRawRequestHead(new_bytes, from)) Refuse(*refusal);  // a trickling head
 //   if (chunked && !ValidateChunkedPrefix(buffered_body_bytes)) Refuse(400);
+//
+// The data path reads a head with ParseRequestHead (request_head_parser.h),
+// which applies every rule below in its one pass; the session runs
+// CheckRawRequestHead only on a head that arrives in pieces, to refuse a bad
+// byte before the rest comes. CheckRequestHead states the rules on a head
+// parsed by someone else (Beast): it is the reference the single-pass
+// parser's differential test holds it to.
 //
 // Every refusal is answered with the status and the connection is closed:
 // once framing is in doubt, no later byte on that connection can be trusted.
-// Beast's parser already rejects some of these (e.g. differing Content-Length
-// values); the checks here are deliberately stricter and do not rely on it.
 #pragma once
 
 #include <cstddef>
