@@ -8,10 +8,11 @@
 //
 // Only RunMeasured() is collected: set-up (key generation, token minting,
 // policy compilation) and the warm-up requests are not. The clock is a
-// FakeTimeSource, so every run executes the same instructions: the token
-// cache and the assertion cache hit after the warm-up, as they do for a
-// client that keeps its token. The audit log is the production asynchronous
-// logger (AuditLog::Stdout): redirect stdout to /dev/null.
+// FakeTimeSource, so every run executes the same instructions: the thread's
+// bearer memo, its decision memo and its assertion cache hit after the
+// warm-up, as they do for a client that keeps its token (with fresh tokens
+// only the assertion cache does). The audit log is the production
+// asynchronous logger (AuditLog::Stdout): redirect stdout to /dev/null.
 //
 // Flags: --alg RS256|ES256|EdDSA (default RS256), --policies N (default 1000;
 // the request hits the first, the rest are fillers on other hosts),

@@ -12,10 +12,12 @@
 // A stage's cost is the inclusive Ir (instructions executed, the function and
 // everything it calls) of the functions that implement it, divided by the
 // number of measured requests:
-//   route    NormalizePath, policy::Route, FleetSnapshot::RuntimeFor
-//   verify   ExtractBearer, TokenAuthenticator::Authenticate (token cache hit)
-//   decide   policy::Decide, IsBrowserNavigation, MakeDecision
-//   headers  StripClientHeaders, AddForwardingHeaders, AssertionCache::Get,
+//   route    NormalizePathInto, policy::Route, FleetSnapshot::RuntimeFor
+//   verify   FindBearer, AuthenticateBearer (the thread's last token remembered:
+//            BearerMemo; else IsToken68 and TokenAuthenticator::Authenticate)
+//   decide   DecisionMemo::Decide (the thread's last decision, else policy::Decide),
+//            IsBrowserNavigation, MakeDecision
+//   headers  StripClientHeaders, ForwardingLineCache::AddTo, AssertionCache::Get,
 //            IdentityLineCache::AddTo (the gate's Add* follow the strip; the Set*
 //            forms, which look for copies first, are not on the gate's path)
 //   audit    AuditLog::Write (format the line, queue it; the writer thread is
@@ -33,12 +35,12 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 
 export const kStages = {
-  route: ['gatehouse::policy::NormalizePath', 'gatehouse::policy::Route',
+  route: ['gatehouse::policy::NormalizePathInto', 'gatehouse::policy::Route',
           'gatehouse::server::FleetSnapshot::RuntimeFor'],
-  verify: ['gatehouse::server::ExtractBearer', 'gatehouse::auth::TokenAuthenticator::Authenticate'],
-  decide: ['gatehouse::policy::Decide', 'gatehouse::server::IsBrowserNavigation',
+  verify: ['gatehouse::server::FindBearer', 'gatehouse::server::AuthenticateBearer'],
+  decide: ['gatehouse::server::DecisionMemo::Decide', 'gatehouse::server::IsBrowserNavigation',
            'gatehouse::policy::MakeDecision'],
-  headers: ['gatehouse::server::StripClientHeaders', 'gatehouse::server::AddForwardingHeaders',
+  headers: ['gatehouse::server::StripClientHeaders', 'gatehouse::server::ForwardingLineCache::AddTo',
             'gatehouse::server::AssertionCache::Get', 'gatehouse::server::IdentityLineCache::AddTo'],
   audit: ['gatehouse::server::AuditLog::Write'],
 };

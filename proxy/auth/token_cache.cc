@@ -30,26 +30,10 @@ TokenCache::TokenCache(size_t max_entries) : max_entries_(max_entries == 0 ? 1 :
 }
 
 uint64_t TokenCache::HashToken(std::string_view token) {
-  // A keep-alive client sends the same token on every request: the last
-  // token hashed is kept per thread with its hash, and an equal token gets
-  // that hash back (a constant-time compare, several times cheaper than
-  // hashing: the remembered token may be another client's, so how far the
-  // bytes match must not show in the time taken). Byte-equal input, same
-  // hash: the function's answers do not change.
-  constexpr size_t kMaxRemembered = 8 * 1024;
-  thread_local std::string last_token;
-  thread_local uint64_t last_hash = 0;
-  thread_local bool remembered = false;
-  if (remembered && ConstantTimeEquals(token, last_token)) {
-    return last_hash;
-  }
-  const uint64_t hash = ComputeHash(token);
-  remembered = token.size() <= kMaxRemembered;
-  if (remembered) {
-    last_token.assign(token);
-    last_hash = hash;
-  }
-  return hash;
+  // No memo of the last token here: the gate remembers its last bearer token
+  // with the whole answer (request_gate.h BearerMemo), so a repeated token
+  // does not get this far, and a fresh one would pay a compare for nothing.
+  return ComputeHash(token);
 }
 
 uint64_t TokenCache::ComputeHash(std::string_view token) {

@@ -108,9 +108,9 @@ TEST(TokenCacheTest, HashDependsOnEveryByte) {
   EXPECT_NE(TokenCache::HashToken(""), TokenCache::HashToken(std::string(1, '\0')));
 }
 
-TEST(TokenCacheTest, TheRememberedLastHashIsOnlyForByteEqualTokens) {
-  // The last token hashed is remembered per thread: asking in any order must
-  // give every token its own hash, as a first computation does.
+TEST(TokenCacheTest, HashIsTheSameInAnyOrderOfAsking) {
+  // The hash is a function of the bytes alone: asking in any order, and
+  // again, gives every token its own hash, as a first computation does.
   const std::string a(700, 'a');
   std::string b = a;
   b[350] = 'b';  // same length, one byte apart
@@ -121,7 +121,7 @@ TEST(TokenCacheTest, TheRememberedLastHashIsOnlyForByteEqualTokens) {
       {&a, hash_a}, {&a, hash_a}, {&b, hash_b}, {&b, hash_b}, {&a, hash_a}};
   for (const auto& [token, want] : asks) EXPECT_EQ(TokenCache::HashToken(*token), want);
   EXPECT_NE(TokenCache::HashToken(a.substr(0, 699)), hash_a);
-  // A token too large to remember is hashed every time, and the same way.
+  // Large tokens too.
   const std::string large(20000, 'x');
   EXPECT_EQ(TokenCache::HashToken(large), TokenCache::HashToken(large));
   EXPECT_EQ(TokenCache::HashToken(a), hash_a);

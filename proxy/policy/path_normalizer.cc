@@ -169,18 +169,19 @@ Status CheckQuery(std::string_view query) {
 
 }  // namespace
 
-StatusOr<NormalizedPath> NormalizePath(std::string_view request_target) {
+Status NormalizePathInto(std::string_view request_target, std::string& path,
+                         std::string_view& query) {
   size_t question = request_target.find('?');
   std::string_view raw_path = request_target.substr(0, question);
-  std::string_view query =
-      question == std::string_view::npos ? std::string_view() : request_target.substr(question);
+  query = question == std::string_view::npos ? std::string_view() : request_target.substr(question);
   if (raw_path.empty() || raw_path.front() != '/') {
     return InvalidArgumentError("the request path must start with '/'");
   }
   if (raw_path.size() > kMaxPathBytes) return InvalidArgumentError("the request path is too long");
   if (Status s = CheckQuery(query); !s.ok()) return s;
   if (IsAlreadyCanonical(raw_path)) {
-    return NormalizedPath{std::string(raw_path), std::string(query)};
+    path.assign(raw_path);
+    return Status::Ok();
   }
 
   std::string canonical;
@@ -190,10 +191,21 @@ StatusOr<NormalizedPath> NormalizePath(std::string_view request_target) {
   if (Status s = CanonicalizeBytes(raw_path, &canonical, &decoded); !s.ok()) return s;
   if (!IsValidUtf8(decoded)) return InvalidArgumentError("the request path is not valid UTF-8");
 
-  StatusOr<std::string> path = ResolveSegments(canonical);
-  if (!path.ok()) return path.status();
-  if (path->size() > kMaxPathBytes) return InvalidArgumentError("the request path is too long");
-  return NormalizedPath{std::move(*path), std::string(query)};
+  StatusOr<std::string> resolved = ResolveSegments(canonical);
+  if (!resolved.ok()) return resolved.status();
+  if (resolved->size() > kMaxPathBytes) {
+    return InvalidArgumentError("the request path is too long");
+  }
+  path = std::move(*resolved);
+  return Status::Ok();
+}
+
+StatusOr<NormalizedPath> NormalizePath(std::string_view request_target) {
+  NormalizedPath out;
+  std::string_view query;
+  if (Status s = NormalizePathInto(request_target, out.path, query); !s.ok()) return s;
+  out.query.assign(query);
+  return out;
 }
 
 }  // namespace gatehouse::policy

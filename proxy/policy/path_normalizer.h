@@ -46,4 +46,11 @@ struct NormalizedPath {
 
 StatusOr<NormalizedPath> NormalizePath(std::string_view request_target);
 
+// The same for the request path: the canonical path into `path` (its
+// capacity reused, so a long path costs no allocation per request), and
+// `query` viewing the target's "?..." (or empty). On an error `path` holds
+// nothing to rely on and `query` may be set.
+Status NormalizePathInto(std::string_view request_target, std::string& path,
+                         std::string_view& query);
+
 }  // namespace gatehouse::policy

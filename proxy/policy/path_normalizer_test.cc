@@ -24,10 +24,20 @@ void CheckScenario(const Scenario& s) {
   ASSERT_EQ(got.ok(), s.ok) << (got.ok() ? got->path : got.status().ToString());
   if (!s.ok) {
     EXPECT_EQ(got.status().code(), StatusCode::kInvalidArgument);
+    std::string path;
+    std::string_view query;
+    EXPECT_EQ(NormalizePathInto(s.target, path, query).code(), StatusCode::kInvalidArgument);
     return;
   }
   EXPECT_EQ(got->path, s.path);
   EXPECT_EQ(got->query, s.query);
+  // NormalizePathInto gives the same into a reused string (here one holding
+  // a longer earlier path), and its query views the target.
+  std::string reused = "/earlier/and/much/longer/path/" + std::string(100, 'x');
+  std::string_view query = "stale";
+  ASSERT_TRUE(NormalizePathInto(s.target, reused, query).ok());
+  EXPECT_EQ(reused, s.path);
+  EXPECT_EQ(query, s.query);
   // Idempotence: the canonical form is a fixed point.
   StatusOr<NormalizedPath> again = NormalizePath(got->path);
   ASSERT_TRUE(again.ok());

@@ -1,5 +1,6 @@
 #include "proxy/policy/path_pattern.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "proxy/policy/path_normalizer.h"
@@ -87,7 +88,7 @@ StatusOr<PathPattern> PathPattern::Compile(std::string_view pattern) {
     } else if (segment == "*") {
       compiled.segments_.push_back({Kind::kOneSegment, ""});
     } else {
-      compiled.segments_.push_back({Kind::kLiteral, std::string(segment)});
+      compiled.segments_.push_back({Kind::kLiteral, "/" + std::string(segment)});
     }
     if (next == std::string_view::npos) return compiled;
     start = next + 1;
@@ -100,14 +101,25 @@ bool PathPattern::Matches(std::string_view normalized_path) const {
   // One trailing slash is not significant (see the header).
   if (rest.size() > 1 && rest.back() == '/') rest.remove_suffix(1);
   if (rest == "/") rest = std::string_view();
+  // `rest` is empty or starts with the '/' of its next segment.
   for (const Segment& segment : segments_) {
     if (segment.kind == Kind::kAnyRest) return true;
     if (rest.empty()) return false;  // the pattern needs more segments than the path has
-    size_t next;
-    std::string_view piece = SegmentAt(rest, 1, &next);
-    if (piece.empty()) return false;  // not normalized: never match
-    if (segment.kind == Kind::kLiteral && piece != segment.literal) return false;
-    rest = next == std::string_view::npos ? std::string_view() : rest.substr(next);
+    size_t end;                      // where the path's segment ends (its next '/' or its end)
+    if (segment.kind == Kind::kLiteral) {
+      // "/lit" must start `rest` and end on a segment boundary: no search
+      // for the next '/', one compare (most patterns fail here).
+      const std::string_view literal = segment.literal;
+      end = literal.size();
+      if (rest.size() < end || rest.compare(0, end, literal) != 0 ||
+          (rest.size() > end && rest[end] != '/')) {
+        return false;
+      }
+    } else {
+      end = std::min(rest.find('/', 1), rest.size());
+      if (end == 1) return false;  // an empty segment: not normalized, never match
+    }
+    rest.remove_prefix(end);
   }
   return rest.empty();
 }

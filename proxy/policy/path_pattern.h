@@ -53,7 +53,7 @@ class PathPattern {
   enum class Kind { kLiteral, kOneSegment, kAnyRest };
   struct Segment {
     Kind kind;
-    std::string literal;
+    std::string literal;  // kLiteral: the segment with its leading '/', e.g. "/api"
   };
   std::string text_;
   std::vector<Segment> segments_;

@@ -52,6 +52,24 @@ TEST(PathPatternTest, Matching) {
       {"literal star path char", "/a/x", "/a/*", false},
       {"unnormalized path never matches star", "/a/*", "/a//", false},
       {"sub-delim literal", "/a/b!c", "/a/b!c", true},
+      // A literal segment is compared with its '/' and must end on a boundary.
+      {"literal is a prefix of the segment", "/api", "/apix", false},
+      {"segment is a prefix of the literal", "/api", "/ap", false},
+      {"literal then a longer segment", "/api/card", "/api/cards", false},
+      {"literal shorter path in the middle", "/api/card/x", "/api/car/x", false},
+      {"literal after an empty segment", "/a/b", "/a//b", false},
+      {"literal of a path without its slash", "/api", "api", false},
+      {"empty path", "/api", "", false},
+      {"literal last byte differs", "/api/card", "/api/carD", false},
+      {"literal first byte differs", "/api/card", "/api/xard", false},
+      {"long literal", "/" + std::string(300, 'a'), "/" + std::string(300, 'a'), true},
+      {"long literal one byte short", "/" + std::string(300, 'a'), "/" + std::string(299, 'a'),
+       false},
+      {"star then literal", "/a/*/c", "/a/b/cc", false},
+      {"star of an empty segment in the middle", "/a/*/c", "/a//c", false},
+      {"deny patterns of the bench", "/api/card/*/query/*", "/api/card/7/query/json", true},
+      {"deny patterns of the bench, trailing slash", "/api/card/*/query/*",
+       "/api/card/7/query/json/", true},
   };
   for (const MatchScenario& s : scenarios) CheckMatch(s);
 }

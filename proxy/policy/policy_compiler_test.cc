@@ -206,5 +206,36 @@ TEST(PolicyCompilerTest, SnapshotIsImmutable) {
   EXPECT_TRUE(empty.errors.empty());
 }
 
+TEST(PolicyCompilerTest, MethodBitFor) {
+  const std::vector<std::pair<std::string, uint32_t>> cases = {
+      {"GET", kMethodGet},
+      {"HEAD", kMethodHead},
+      {"POST", kMethodPost},
+      {"PUT", kMethodPut},
+      {"DELETE", kMethodDelete},
+      {"PATCH", kMethodPatch},
+      {"OPTIONS", kMethodOptions},
+      {"CONNECT", kMethodConnect},
+      {"TRACE", kMethodTrace},
+      // Methods are case-sensitive; near misses of every length have no bit.
+      {"get", 0},
+      {"Get", 0},
+      {"GE", 0},
+      {"GETS", 0},
+      {"PUTS", 0},
+      {"HEAX", 0},
+      {"PATCHX", 0},
+      {"DELETX", 0},
+      {"OPTIONZ", 0},
+      {"CONNECTS", 0},
+      {"", 0},
+      {"PROPFIND", 0},
+      {std::string("GET\0", 4), 0}};
+  for (const auto& [method, bit] : cases) {
+    SCOPED_TRACE(method);
+    EXPECT_EQ(MethodBitFor(method), bit);
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse::policy

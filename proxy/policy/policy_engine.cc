@@ -20,9 +20,9 @@ bool Contains(const std::vector<std::string>& values, std::string_view value) {
   return std::find(values.begin(), values.end(), value) != values.end();
 }
 
-bool MethodMatches(const CompiledRule& rule, std::string_view method) {
+// `bit`: MethodBitFor(method), computed once per request by the caller.
+bool MethodMatches(const CompiledRule& rule, std::string_view method, uint32_t bit) {
   if (rule.any_method) return true;
-  uint32_t bit = MethodBitFor(method);
   return bit != 0 ? (rule.method_bits & bit) != 0 : Contains(rule.extra_methods, method);
 }
 
@@ -132,11 +132,16 @@ DecisionReason DefaultDenyReason(const CompiledPolicy& policy, const RequestFact
   return DecisionReason::kNoCredentials;
 }
 
+bool RuleMatchesMethodBit(const CompiledRule& rule, const RequestFacts& facts,
+                          uint32_t method_bit) {
+  return MethodMatches(rule, facts.method, method_bit) && PathMatches(rule, facts.path) &&
+         FromMatches(rule, facts);
+}
+
 }  // namespace
 
 bool RuleMatches(const CompiledRule& rule, const RequestFacts& facts) {
-  return MethodMatches(rule, facts.method) && PathMatches(rule, facts.path) &&
-         FromMatches(rule, facts);
+  return RuleMatchesMethodBit(rule, facts, MethodBitFor(facts.method));
 }
 
 const CompiledPolicy* Route(const CompiledPolicySet& set, std::string_view host,
@@ -146,18 +151,20 @@ const CompiledPolicy* Route(const CompiledPolicySet& set, std::string_view host,
 
 Decision Decide(const CompiledPolicy& policy, const RequestFacts& facts) {
   Decision decision;
+  const uint32_t method_bit = MethodBitFor(facts.method);
+  const auto matches = [&facts, method_bit](const CompiledRule& r) {
+    return RuleMatchesMethodBit(r, facts, method_bit);
+  };
   // Deny wins: any matching Deny rule decides, whatever the Allow rules say.
-  auto deny =
-      std::find_if(policy.rules.begin(), policy.rules.end(), [&facts](const CompiledRule& r) {
-        return r.action == RuleAction::kDeny && RuleMatches(r, facts);
-      });
+  auto deny = std::find_if(policy.rules.begin(), policy.rules.end(), [&](const CompiledRule& r) {
+    return r.action == RuleAction::kDeny && matches(r);
+  });
   if (deny != policy.rules.end()) {
     decision = MakeDecision(DecisionReason::kDeniedByRule, &policy, deny->name);
   } else {
-    auto allow =
-        std::find_if(policy.rules.begin(), policy.rules.end(), [&facts](const CompiledRule& r) {
-          return r.action == RuleAction::kAllow && RuleMatches(r, facts);
-        });
+    auto allow = std::find_if(policy.rules.begin(), policy.rules.end(), [&](const CompiledRule& r) {
+      return r.action == RuleAction::kAllow && matches(r);
+    });
     if (allow != policy.rules.end())
       return MakeDecision(DecisionReason::kAllowed, &policy, allow->name);
     // No rule allows: deny by default.

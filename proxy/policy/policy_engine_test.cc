@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxy/policy/path_normalizer.h"
+#include "proxy/policy/route_table.h"
 
 // Counts heap allocations made while `g_count_allocations` is set, to prove the
 // decision path allocates nothing.
@@ -516,6 +517,52 @@ TEST(DecisionTest, LabelsAndStatuses) {
     Decision d = MakeDecision(reason, nullptr, "");
     EXPECT_EQ(d.allow, status == 200) << label;
     EXPECT_EQ(d.PolicyKey(), "");
+  }
+}
+
+TEST(RouteTableTest, CanonicalHostLowercasesEveryByteAndDropsThePort) {
+  // Every byte value at every offset of hosts of 1..40 bytes: ASCII letters
+  // are lowercased (eight bytes per step inside, so each offset of a step
+  // and of the overlapping last step is tried), nothing else changes.
+  for (size_t size = 1; size <= 40; ++size) {
+    for (size_t at = 0; at < size; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        if (byte == ':' || byte == '[' || byte == '.') continue;  // syntax, tested below
+        std::string host(size, 'Q');
+        host[at] = static_cast<char>(byte);
+        std::string want(size, 'q');
+        want[at] = byte >= 'A' && byte <= 'Z' ? static_cast<char>(byte - 'A' + 'a')
+                                              : static_cast<char>(byte);
+        char buffer[kMaxHostBytes];
+        ASSERT_EQ(CanonicalHost(host, buffer), want) << size << " " << at << " " << byte;
+      }
+    }
+  }
+  struct Case {
+    std::string scenario;
+    std::string header;
+    std::string canonical;  // "": refused
+  };
+  const std::vector<Case> cases = {
+      {"plain", "App.Example.COM", "app.example.com"},
+      {"port", "App.Example.COM:8443", "app.example.com"},
+      {"trailing dot", "APP.example.com.", "app.example.com"},
+      {"trailing dot and port", "APP.example.com.:80", "app.example.com"},
+      {"empty port", "app.example.com:", ""},
+      {"port not a number", "app.example.com:8o", ""},
+      {"port too long", "app.example.com:123456", ""},
+      {"ipv6", "[::1]:8080", "[::1]"},
+      {"ipv6 unclosed", "[::1", ""},
+      {"ipv6 junk after", "[::1]x", ""},
+      {"empty", "", ""},
+      {"only a port", ":80", ""},
+      {"the longest host", std::string(kMaxHostBytes, 'A'), std::string(kMaxHostBytes, 'a')},
+      {"one byte too long", std::string(kMaxHostBytes + 1, 'a'), ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.scenario);
+    char buffer[kMaxHostBytes];
+    EXPECT_EQ(CanonicalHost(c.header, buffer), c.canonical);
   }
 }
 

@@ -1,10 +1,52 @@
 #include "proxy/policy/route_table.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "proxy/policy/path_pattern.h"
 
 namespace gatehouse::policy {
+namespace {
+
+uint64_t Load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof(w));
+  return w;
+}
+
+// ASCII lowercase of eight bytes at once; other bytes (>= 0x80 too) unchanged.
+uint64_t LowercaseWord(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHighs = 0x8080808080808080ull;
+  // On the low seven bits no byte carries into the next: the high bit of
+  // each byte then says ">= 'A'" and "> 'Z'"; ~w drops bytes >= 0x80.
+  const uint64_t low7 = w & ~kHighs;
+  const uint64_t at_least_a = low7 + kOnes * (0x80 - 'A');
+  const uint64_t above_z = low7 + kOnes * (0x80 - 'Z' - 1);
+  const uint64_t upper = at_least_a & ~above_z & ~w & kHighs;
+  return w | (upper >> 2);  // 0x80 >> 2 == 0x20, the case bit
+}
+
+// `in` lowercased into `out` (n bytes), eight bytes per step; the last step
+// overlaps the one before (lowercasing is idempotent).
+void LowercaseInto(const char* in, size_t n, char* out) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) {
+      const char c = in[i];
+      out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    return;
+  }
+  for (size_t i = 0;; i += 8) {
+    if (i + 8 > n) i = n - 8;
+    const uint64_t w = LowercaseWord(Load8(in + i));
+    std::memcpy(out + i, &w, sizeof(w));
+    if (i + 8 == n) return;
+  }
+}
+
+}  // namespace
 
 std::string_view CanonicalHost(std::string_view host_header, char (&buffer)[kMaxHostBytes]) {
   std::string_view host = host_header;
@@ -28,10 +70,7 @@ std::string_view CanonicalHost(std::string_view host_header, char (&buffer)[kMax
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   if (host.empty() || host.size() > kMaxHostBytes) return {};
-  for (size_t i = 0; i < host.size(); ++i) {
-    char c = host[i];
-    buffer[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
+  LowercaseInto(host.data(), host.size(), buffer);
   return std::string_view(buffer, host.size());
 }
 

@@ -35,6 +35,10 @@
 #include <string_view>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace gatehouse::server {
 namespace added_fields_internal {
 
@@ -128,7 +132,8 @@ class AddedFields {
     return IsHttpToken(name) && AddTokenName(name, value);
   }
   // The same for a name known to be a token (checked at compile time).
-  bool AddKnown(KnownFieldName name, std::string_view value) {
+  // Inlined: the name's length and bytes are then constants at the caller.
+  inline __attribute__((always_inline)) bool AddKnown(KnownFieldName name, std::string_view value) {
     return AddTokenName(name.view(), value);
   }
 
@@ -183,7 +188,8 @@ class AddedFields {
   }
 
   // Visible ASCII and space only (HTAB too is refused: no value the gate
-  // adds has one). Eight bytes per step: an assertion is ~600 bytes.
+  // adds has one). Sixteen bytes per step (SSE2), else eight: an assertion
+  // is ~600 bytes, a request id 32.
   static bool IsSafeValue(std::string_view value) {
     constexpr uint64_t kOnes = 0x0101010101010101ull;
     constexpr uint64_t kHighs = 0x8080808080808080ull;
@@ -193,6 +199,23 @@ class AddedFields {
       const uint64_t above = (w + kOnes * 0x01) | w;
       return ((below | above) & kHighs) != 0;
     };
+#if defined(__SSE2__)
+    if (value.size() >= 16) {
+      // b + 0x60 maps 0x20..0x7e onto -128..-34 (signed) and every other
+      // byte above that: one signed compare tests the range. The last step
+      // overlaps the one before: no byte-by-byte tail.
+      const __m128i shift = _mm_set1_epi8(0x60);
+      const __m128i limit = _mm_set1_epi8(-33);
+      for (std::size_t i = 0;; i += 16) {
+        if (i + 16 > value.size()) i = value.size() - 16;
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(value.data() + i));
+        if (_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, shift), limit)) != 0xffff) {
+          return false;
+        }
+        if (i + 16 == value.size()) return true;
+      }
+    }
+#endif
     if (value.size() >= 8) {
       // The last step overlaps the one before: no byte-by-byte tail.
       for (std::size_t i = 0;; i += 8) {

@@ -2,7 +2,7 @@
 
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,8 +11,11 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <iterator>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "proxy/core/utf8.h"
 
@@ -345,17 +348,92 @@ void AppendAuditLine(std::string& out, const AuditRecord& r) {
   out.resize(static_cast<size_t>(end - out.data()));
 }
 
+// Batches handed over by TryHandOver, written by the logger's worker in the
+// order they came. A batch is a thread's whole buffer: its first `used`
+// bytes are complete lines, each ending in '\n'; the rest is room. Written
+// buffers come back as spares, so a thread that takes one does not allocate.
+class AuditBatchQueue {
+ public:
+  explicit AuditBatchQueue(std::FILE* out) : out_(out) {}
+
+  void Push(AuditLineBuffer buffer, std::size_t used) {
+    std::lock_guard lock(mu_);
+    ready_.push_back({std::move(buffer), used});
+  }
+  // A written buffer (its old bytes are room, never written again), or an
+  // empty one when none came back yet.
+  AuditLineBuffer TakeSpare() {
+    std::lock_guard lock(mu_);
+    if (spares_.empty()) return {};
+    AuditLineBuffer spare = std::move(spares_.back());
+    spares_.pop_back();
+    return spare;
+  }
+  // Every waiting batch, oldest first (one writer: the logger's worker, or
+  // the destructor once the worker is gone), then a flush of the stream.
+  void WriteAll() {
+    std::unique_lock lock(mu_);
+    while (!ready_.empty()) {
+      Batch batch = std::move(ready_.front());
+      ready_.pop_front();
+      lock.unlock();
+      std::fwrite(batch.buffer.bytes.get(), 1, batch.used, out_);
+      lock.lock();
+      if (spares_.size() < kMaxSpares) spares_.push_back(std::move(batch.buffer));
+    }
+    lock.unlock();
+    std::fflush(out_);
+  }
+  void Flush() { std::fflush(out_); }
+
+ private:
+  struct Batch {
+    AuditLineBuffer buffer;
+    std::size_t used;
+  };
+  static constexpr std::size_t kMaxSpares = 4;
+  std::FILE* const out_;
+  std::mutex mu_;
+  std::deque<Batch> ready_;
+  std::vector<AuditLineBuffer> spares_;
+};
+
+namespace {
+
+// The async logger's sink for ToFile(): a message only says "batches are
+// waiting" (its text is ignored); the batches themselves never pass through
+// spdlog's message buffers or formatter.
+class BatchSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit BatchSink(std::shared_ptr<AuditBatchQueue> batches) : batches_(std::move(batches)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg&) override { batches_->WriteAll(); }
+  void flush_() override { batches_->Flush(); }
+
+ private:
+  std::shared_ptr<AuditBatchQueue> batches_;
+};
+
+}  // namespace
+
 std::unique_ptr<AuditLog> AuditLog::Stdout(AuditBatchLimits limits) {
+  return ToFile(stdout, limits);
+}
+
+std::unique_ptr<AuditLog> AuditLog::ToFile(std::FILE* out, AuditBatchLimits limits) {
   // The queue holds batches, not lines; one slot more than the hand-over
   // limit, so spdlog's own overflow policy never has to act.
   auto pool = std::make_shared<spdlog::details::thread_pool>(limits.max_queued_batches + 1, 1);
-  auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  auto batches = std::make_shared<AuditBatchQueue>(out);
   auto logger = std::make_shared<spdlog::async_logger>(
-      "gatehouse.audit", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
+      "gatehouse.audit", std::make_shared<BatchSink>(batches), pool,
+      spdlog::async_overflow_policy::overrun_oldest);
   // No flush per message: stdio's buffer and the flusher below batch the
   // write(2)s, so an idle proxy's last lines still appear within flush_interval.
   logger->flush_on(spdlog::level::off);
   auto log = std::make_unique<AuditLog>(std::move(logger), std::move(pool), limits);
+  log->handed_ = std::move(batches);
   log->flusher_ = std::jthread([raw = log.get()](std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any wake;
@@ -395,6 +473,8 @@ AuditLog::~AuditLog() {
   FlushLogger(/*wait_for_room=*/true);
   logger_.reset();
   pool_.reset();
+  // The worker is gone; a batch whose message spdlog dropped is written now.
+  if (handed_ != nullptr) handed_->WriteAll();
 }
 
 AuditLog::ThreadBuffer& AuditLog::BufferOfThisThread() {
@@ -426,13 +506,15 @@ void AuditLog::Write(const AuditRecord& record) {
   // The line is written straight into the batch, in room made beforehand
   // (zero-filled once per growth, not once per line).
   const std::size_t room = AuditLineBound(record) + 1;  // and the newline
-  if (buffer.used + room > buffer.lines.size()) {
+  if (buffer.used + room > buffer.lines.capacity) {
     // Doubling, from a batch's size, up to the bound a thread's lines may reach.
-    std::size_t size = std::max(limits_.batch_bytes + 1024, 2 * buffer.lines.size());
-    size = std::min(size, limits_.max_thread_bytes + room);
-    buffer.lines.resize(std::max(size, buffer.used + room));
+    std::size_t size = std::max(limits_.batch_bytes + 1024, 2 * buffer.lines.capacity);
+    size = std::max(std::min(size, limits_.max_thread_bytes + room), buffer.used + room);
+    AuditLineBuffer grown{std::unique_ptr<char[]>(new char[size]), size};
+    if (buffer.used != 0) std::memcpy(grown.bytes.get(), buffer.lines.bytes.get(), buffer.used);
+    buffer.lines = std::move(grown);
   }
-  char* start = buffer.lines.data() + buffer.used;
+  char* start = buffer.lines.bytes.get() + buffer.used;
   char* end = WriteAuditLine(start, record);
   *end++ = '\n';
   const auto line = static_cast<std::size_t>(end - start);
@@ -455,8 +537,21 @@ bool AuditLog::TryHandOver(ThreadBuffer& buffer) {
   std::lock_guard lock(enqueue_mu_);
   if (buffer.used == 0 || QueueFull()) return false;
   try {
-    // Without the last newline: spdlog ends the message with one.
-    logger_->info(std::string_view(buffer.lines.data(), buffer.used - 1));
+    if (handed_ != nullptr) {
+      // The batch itself moves to the sink (a spare of at least its size
+      // takes its place here);
+      // spdlog carries a one-byte message that wakes the worker.
+      AuditLineBuffer next = handed_->TakeSpare();
+      if (next.capacity < buffer.lines.capacity) {
+        // None back from the worker yet: a new one, not zero-filled.
+        next = {std::unique_ptr<char[]>(new char[buffer.lines.capacity]), buffer.lines.capacity};
+      }
+      handed_->Push(std::exchange(buffer.lines, std::move(next)), buffer.used);
+      logger_->info("b");
+    } else {
+      // Without the last newline: spdlog ends the message with one.
+      logger_->info(std::string_view(buffer.lines.bytes.get(), buffer.used - 1));
+    }
   } catch (...) {
     // spdlog reports its own errors; an audit failure never fails a request.
   }

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -97,10 +98,26 @@ struct AuditBatchLimits {
   std::chrono::milliseconds flush_interval{100};  // Stdout(): partial batches go out this often
 };
 
+// Batches on their way from the writing threads to the logger's worker
+// (audit_log.cc): moved, never copied.
+class AuditBatchQueue;
+
+// Bytes a thread writes its lines into: allocated, never zero-filled.
+struct AuditLineBuffer {
+  std::unique_ptr<char[]> bytes;
+  std::size_t capacity = 0;
+};
+
 class AuditLog {
  public:
   // Asynchronous logger writing to stdout, with a flusher thread.
   static std::unique_ptr<AuditLog> Stdout(AuditBatchLimits limits = {});
+  // The same to any open stream (tests: a temporary file). A batch travels
+  // to the logger's worker by handle: spdlog carries a one-byte message and
+  // the worker's sink writes the batch itself, so no line is copied on the
+  // way (the event loop no longer copies each batch into a log message, nor
+  // the worker into its formatter).
+  static std::unique_ptr<AuditLog> ToFile(std::FILE* out, AuditBatchLimits limits = {});
   // Any spdlog logger (tests use a synchronous ostream sink). `pool` is the
   // async logger's thread pool (its queue length bounds the batches in
   // flight), or null for a synchronous logger. No flusher: lines reach the
@@ -120,8 +137,8 @@ class AuditLog {
 
  private:
   struct ThreadBuffer {
-    std::mutex mu;      // the owning thread and the flusher only: practically uncontended
-    std::string lines;  // the first `used` bytes are complete lines; the rest is room
+    std::mutex mu;          // the owning thread and the flusher only: practically uncontended
+    AuditLineBuffer lines;  // the first `used` bytes are complete lines; the rest is room
     std::size_t used = 0;
   };
 
@@ -142,8 +159,9 @@ class AuditLog {
   std::mutex enqueue_mu_;  // makes "is there room?" and the enqueue one step
   std::vector<std::pair<std::thread::id, std::unique_ptr<ThreadBuffer>>> buffers_;
   std::atomic<uint64_t> discarded_{0};
-  std::atomic<bool> unflushed_{false};  // handed over since the logger's last flush
-  std::jthread flusher_;                // Stdout(): hands partial batches over every flush_interval
+  std::shared_ptr<AuditBatchQueue> handed_;  // ToFile(): batches by handle; null: by copy
+  std::atomic<bool> unflushed_{false};       // handed over since the logger's last flush
+  std::jthread flusher_;  // Stdout(): hands partial batches over every flush_interval
 };
 
 }  // namespace gatehouse::server

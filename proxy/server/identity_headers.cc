@@ -90,6 +90,35 @@ NameSet FixedSpoofableNames(bool forward_token) {
   return set;
 }
 
+// The fixed names (and the X-Gatehouse- prefix) decided once for every field
+// name Beast knows, indexed by its http::field: a client's Host, User-Agent,
+// Accept... then cost one lookup instead of a compare of their bytes. Exact:
+// Beast gives a field its enum only when the name equals that field's
+// registered name ignoring case (the same assumption as the Cookie and
+// Authorization checks), and the decision depends on nothing else.
+constexpr size_t kKnownFields = static_cast<size_t>(http::field::xref) + 1;
+using KnownFieldDrops = std::array<bool, kKnownFields>;
+
+KnownFieldDrops FixedDropsOfKnownFields(const NameSet& fixed) {
+  KnownFieldDrops drops{};
+  for (size_t i = 1; i < kKnownFields; ++i) {
+    const std::string_view name = AsStd(http::to_string(static_cast<http::field>(i)));
+    drops[i] =
+        HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true) || fixed.Contains(name);
+  }
+  return drops;
+}
+
+// The lines AddForwardingHeaders writes before X-Request-Id. Add() refuses
+// an unsafe byte or a second value for a name: nothing the client sent can
+// reach the upstream through these lines (a Host with an unsafe byte gives
+// no X-Forwarded-Host at all).
+void AddForwardedLines(std::string_view host, const ClientInfo& client, AddedFields& added) {
+  added.AddKnown("X-Forwarded-For", client.address_text);
+  added.AddKnown("X-Forwarded-Proto", client.tls ? "https" : "http");
+  if (!host.empty()) added.AddKnown("X-Forwarded-Host", host);
+}
+
 std::atomic<uint64_t> next_names_id{1};
 
 }  // namespace
@@ -112,7 +141,11 @@ IdentityHeaderNames IdentityHeaderNames::From(const policy::IdentityHeadersSpec&
 void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) {
   static const NameSet kFixed = FixedSpoofableNames(/*forward_token=*/false);
   static const NameSet kFixedForwardToken = FixedSpoofableNames(/*forward_token=*/true);
+  static const KnownFieldDrops kKnownDrops = FixedDropsOfKnownFields(kFixed);
+  static const KnownFieldDrops kKnownDropsForwardToken =
+      FixedDropsOfKnownFields(kFixedForwardToken);
   const NameSet& fixed = names.forward_token ? kFixedForwardToken : kFixed;
+  const KnownFieldDrops& known_drops = names.forward_token ? kKnownDropsForwardToken : kKnownDrops;
   // Every name a client must never set: the fixed ones and this policy's
   // (none to add when they are the defaults, which the fixed ones hold).
   NameSet policy_names;
@@ -130,8 +163,12 @@ void StripClientHeaders(RequestHead& request, const IdentityHeaderNames& names) 
   bool cookies = false;
   for (auto it = request.begin(); it != request.end();) {
     const std::string_view name = AsStd(it->name_string());
-    const bool drop = HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true) ||
-                      fixed.Contains(name) || policy_names.Contains(name);
+    const auto known = static_cast<size_t>(it->name());
+    const bool fixed_drop =
+        known != 0 && known < kKnownFields
+            ? known_drops[known]
+            : HeaderNameEquivalent(name, kGatehousePrefix, /*prefix=*/true) || fixed.Contains(name);
+    const bool drop = fixed_drop || policy_names.Contains(name);
     cookies = cookies || (!drop && it->name() == http::field::cookie);
     it = drop ? request.erase(it) : std::next(it);
   }
@@ -179,12 +216,24 @@ void AddForwardingHeaders(const RequestHead& request, const ClientInfo& client,
 
 void AddForwardingHeaders(std::string_view host, const ClientInfo& client,
                           std::string_view request_id, AddedFields& added) {
-  // Add() refuses an unsafe byte or a second value for a name: nothing the
-  // client sent can reach the upstream through these lines (a Host with an
-  // unsafe byte gives no X-Forwarded-Host at all).
-  added.AddKnown("X-Forwarded-For", client.address_text);
-  added.AddKnown("X-Forwarded-Proto", client.tls ? "https" : "http");
-  if (!host.empty()) added.AddKnown("X-Forwarded-Host", host);
+  AddForwardedLines(host, client, added);
+  added.AddKnown("X-Request-Id", request_id);
+}
+
+void ForwardingLineCache::AddTo(std::string_view host, const ClientInfo& client,
+                                std::string_view request_id, AddedFields& added) {
+  // Security: reused only for byte-equal inputs, of which the lines are a
+  // function, so they are the lines a rebuild would make (a Host with an
+  // unsafe byte gave no X-Forwarded-Host line then and gives none now).
+  if (!built_ || tls_ != client.tls || address_ != client.address_text || host_ != host) {
+    lines_.clear();
+    AddForwardedLines(host, client, lines_);
+    tls_ = client.tls;
+    address_.assign(client.address_text);
+    host_.assign(host);
+    built_ = true;
+  }
+  if (!added.AddAll(lines_)) AddForwardedLines(host, client, added);
   added.AddKnown("X-Request-Id", request_id);
 }
 
@@ -250,7 +299,7 @@ void IdentityLineCache::AddTo(const IdentityHeaderNames& names,
     names_id_ = names.id;
     assertion_serial_ = assertion_serial;
   }
-  identity_ = identity;
+  if (identity_ != identity) identity_ = identity;  // no reference count traffic when held
   if (!added.AddAll(lines_)) AddIdentityHeaders(names, *identity, assertion, added);
 }
 

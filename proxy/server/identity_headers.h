@@ -5,6 +5,8 @@
 //   IdentityHeaderNames names = IdentityHeaderNames::From(policy.spec.identity_headers);
 //   StripClientHeaders(request, names);                 // every casing, every copy
 //   AddForwardingHeaders(host, client, request_id, verdict.added_fields);
+//   // or, per worker thread, the X-Forwarded-* lines reused for the same client and host:
+//   forwarding_cache.AddTo(host, client, request_id, verdict.added_fields);
 //   AddIdentityHeaders(names, identity, assertion, verdict.added_fields);
 //   // or, per worker thread, the same lines reused while nothing changed:
 //   line_cache.AddTo(names, identity_ptr, assertion, assertion_serial, verdict.added_fields);
@@ -93,6 +95,26 @@ void AddForwardingHeaders(const RequestHead& request, const ClientInfo& client,
 // The same with the request's Host value already at hand.
 void AddForwardingHeaders(std::string_view host, const ClientInfo& client,
                           std::string_view request_id, AddedFields& added);
+
+// AddForwardingHeaders for the requests of one worker thread (one instance
+// per thread, no locks): the X-Forwarded-For/-Proto/-Host lines built for the
+// last call are appended again while the client address, the scheme and the
+// host are byte-equal (they are a function of those alone; every line was
+// checked by AddedFields::AddKnown() when built); X-Request-Id is added each
+// time. When a reused name is already in `added`, the lines are added one by
+// one instead, exactly as AddForwardingHeaders would. Same precondition.
+class ForwardingLineCache {
+ public:
+  void AddTo(std::string_view host, const ClientInfo& client, std::string_view request_id,
+             AddedFields& added);
+
+ private:
+  bool built_ = false;
+  bool tls_ = false;
+  std::string address_;
+  std::string host_;
+  AddedFields lines_;
+};
 
 // Adds user/email/groups (safe values only) and, when non-empty, the
 // assertion to `added`, under the policy's names. Same precondition.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <string>
@@ -139,6 +140,65 @@ TEST(IdentityHeadersTest, StripsEveryCasingAndRepetition) {
        {"X-Forwarded-User-" + std::string(60, 'a')}},
   };
   for (const StripCase& c : cases) CheckStrip(c);
+}
+
+// Names Beast knows (Host, Authorization, Forwarded...) are decided by a table
+// built from the same rules: every one of them, in three casings, must be
+// removed exactly when the rules say so, with the policy's own names on top.
+TEST(IdentityHeadersTest, EveryNameBeastKnowsIsDecidedByTheRules) {
+  policy::IdentityHeadersSpec known_names;  // identity headers renamed to names Beast knows
+  known_names.user = "From";
+  known_names.email = "Via";
+  known_names.groups = "Warning";
+  known_names.assertion = "X-Gatehouse-Assertion";
+  const std::vector<std::string> fixed = {
+      "x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-gatehouse-assertion",
+      "x-forwarded-for",  "x-forwarded-proto", "x-forwarded-host",   "x-real-ip",
+      "forwarded",        "x-request-id",      "authorization"};
+  struct Case {
+    std::string scenario;
+    policy::IdentityHeadersSpec spec;
+    std::vector<std::string> also_removed;  // lowercase
+  };
+  const std::vector<Case> cases = {
+      {"default names", {}, {}},
+      {"forwardToken keeps Authorization", {.forward_token = true}, {}},
+      {"identity headers named like standard fields", known_names, {"from", "via", "warning"}},
+  };
+  const auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const auto upper = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.scenario);
+    const IdentityHeaderNames names = IdentityHeaderNames::From(c.spec);
+    size_t removed = 0;
+    for (unsigned i = 1; i <= static_cast<unsigned>(http::field::xref); ++i) {
+      const std::string name(AsStd(http::to_string(static_cast<http::field>(i))));
+      const std::string folded = lower(name);
+      bool want_removed =
+          folded.rfind("x-gatehouse-", 0) == 0 ||
+          std::find(fixed.begin(), fixed.end(), folded) != fixed.end() ||
+          std::find(c.also_removed.begin(), c.also_removed.end(), folded) != c.also_removed.end();
+      if (folded == "authorization" && c.spec.forward_token) want_removed = false;
+      for (const std::string& spelled : {name, lower(name), upper(name)}) {
+        RequestHead head;
+        head.method(http::verb::get);
+        head.target("/x");
+        head.insert(AsBeast(spelled), "v");
+        ASSERT_EQ(static_cast<unsigned>(head.begin()->name()), i) << spelled;
+        StripClientHeaders(head, names);
+        EXPECT_EQ(head.count(AsBeast(name)), want_removed ? 0u : 1u) << spelled;
+      }
+      removed += want_removed ? 1 : 0;
+    }
+    // The table is not vacuous: Authorization and Forwarded are names Beast knows.
+    EXPECT_GE(removed, c.spec.forward_token ? 1u : 2u);
+  }
 }
 
 // The value added under `name`, "" when none.
@@ -359,6 +419,24 @@ TEST(AddedFieldsTest, AddKnownChecksTheValueAndRefusesASecondValue) {
   EXPECT_EQ(added.text(), "X-Request-Id: abc\r\n");
 }
 
+TEST(AddedFieldsTest, AnUnsafeByteAtAnyOffsetOfAnyLengthIsRefused) {
+  // Values are checked sixteen or eight bytes per step with an overlapping
+  // last step: every byte value at every offset of values of 1..48 bytes.
+  for (std::size_t size = 1; size <= 48; ++size) {
+    for (std::size_t at = 0; at < size; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string value(size, 'v');
+        value[at] = static_cast<char>(byte);
+        const bool safe = byte >= 0x20 && byte <= 0x7e;
+        ASSERT_EQ(AddedFields::IsSafeValue(value), safe) << size << " " << at << " " << byte;
+        AddedFields added;
+        ASSERT_EQ(added.AddKnown("X-Request-Id", value), safe) << size << " " << at << " " << byte;
+        ASSERT_EQ(added.empty(), !safe);
+      }
+    }
+  }
+}
+
 TEST(AddedFieldsTest, AddAllAppendsEveryLineOrNone) {
   AddedFields lines;
   ASSERT_TRUE(lines.Add("X-Forwarded-User", "alice"));
@@ -504,6 +582,62 @@ TEST(IdentityLineCacheTest, GivesWhatARebuildGivesForEveryInput) {
     EXPECT_EQ(got.text(), want.text());
     EXPECT_EQ(got.text().find("X-Admin"), std::string_view::npos);
     EXPECT_EQ(AddedNames(got).size(), AddedNames(want).size());
+  }
+}
+
+// The forwarding line cache must give exactly what AddForwardingHeaders
+// gives, for every change of its inputs, and never reuse lines for others.
+TEST(ForwardingLineCacheTest, GivesWhatARebuildGivesForEveryInput) {
+  const auto client = [](const std::string& ip, bool tls) {
+    ClientInfo c;
+    c.address = *policy::ParseIpAddress(ip);
+    c.address_text = ip;
+    c.tls = tls;
+    return c;
+  };
+  struct Row {
+    std::string scenario;
+    std::string host;
+    ClientInfo client;
+    std::string request_id;
+    std::vector<Sent> before;  // already in the added fields
+  };
+  const std::vector<Row> rows = {
+      {"first", "app.example.com", client("10.0.0.1", false), "r1", {}},
+      {"same again (reused), new request id",
+       "app.example.com",
+       client("10.0.0.1", false),
+       "r2",
+       {}},
+      {"other client", "app.example.com", client("10.0.0.2", false), "r3", {}},
+      {"same client over TLS", "app.example.com", client("10.0.0.2", true), "r4", {}},
+      {"other host", "APP.example.com:8443", client("10.0.0.2", true), "r5", {}},
+      {"a host one byte apart", "APP.example.com:8444", client("10.0.0.2", true), "r6", {}},
+      {"no host", "", client("10.0.0.2", true), "r7", {}},
+      {"a host with CR LF", "a\r\nX-Admin: 1", client("10.0.0.2", true), "r8", {}},
+      {"the same hostile host again", "a\r\nX-Admin: 1", client("10.0.0.2", true), "r9", {}},
+      {"IPv6 client", "app.example.com", client("2001:db8::1", false), "r10", {}},
+      {"a name already added: one by one",
+       "app.example.com",
+       client("2001:db8::1", false),
+       "r11",
+       {{"X-Forwarded-Proto", "gate"}}},
+      {"back to the first", "app.example.com", client("10.0.0.1", false), "r12", {}},
+  };
+  ForwardingLineCache cache;
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.scenario);
+    AddedFields want;
+    AddedFields got;
+    for (const Sent& s : row.before) {
+      ASSERT_TRUE(want.Add(s.name, s.value));
+      ASSERT_TRUE(got.Add(s.name, s.value));
+    }
+    AddForwardingHeaders(row.host, row.client, row.request_id, want);
+    cache.AddTo(row.host, row.client, row.request_id, got);
+    EXPECT_EQ(got.text(), want.text());
+    EXPECT_EQ(Added(got, "X-Request-Id"), row.request_id);
+    EXPECT_EQ(got.text().find("X-Admin"), std::string_view::npos);
   }
 }
 

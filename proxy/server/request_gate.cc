@@ -16,16 +16,12 @@ constexpr size_t kMaxAuditPathBytes = 2048;
 constexpr std::string_view kNoConfigReason = "no_config";
 constexpr std::string_view kKeysUnavailableReason = "keys_unavailable";
 
-auth::TokenCache& ThreadTokenCache() {
-  thread_local auth::TokenCache cache;
-  return cache;
-}
-
 // A worker thread's assertions and the identity lines built from them; the
 // line cache is keyed by this assertion cache's serials.
 struct IdentityCaches {
   AssertionCache assertions;
   IdentityLineCache lines;
+  ForwardingLineCache forwarding;  // X-Forwarded-* (keyed by client and host, not identity)
 };
 
 IdentityCaches& ThreadIdentityCaches() {
@@ -56,7 +52,8 @@ struct RequestGate::Context final : GateContext {
     decision = policy::Decision{};
     reason = {};
     identity.reset();
-    method.clear();
+    verb = http::verb::unknown;
+    method_text.clear();
     host.clear();
     path.clear();
     client_ip.clear();
@@ -69,7 +66,17 @@ struct RequestGate::Context final : GateContext {
   std::string_view reason;  // label for the audit line (decision's, or a 503 reason)
   std::shared_ptr<const auth::Identity> identity;
   std::array<char, kRequestIdLength> request_id_text{};
-  std::string method;
+  // The request's method: Beast's own text of a known verb (no copy per
+  // request; Beast gives the verb only for exactly that text), else a copy.
+  void SetMethod(const RequestHead& request) {
+    verb = request.method();
+    if (verb == http::verb::unknown) method_text.assign(AsStd(request.method_string()));
+  }
+  std::string_view method() const {
+    return verb != http::verb::unknown ? AsStd(http::to_string(verb)) : method_text;
+  }
+  http::verb verb = http::verb::unknown;
+  std::string method_text;  // only for a verb Beast does not know
   std::string host;
   std::string path;
   std::string client_ip;
@@ -186,7 +193,7 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
                            bool may_wait, SessionUse session_use) {
   std::unique_ptr<Context> ctx = NewContext();
   WriteRequestId(ctx->request_id_text.data());
-  ctx->method.assign(AsStd(request.method_string()));
+  ctx->SetMethod(request);
   ctx->host.assign(FirstFieldValue(request, http::field::host));
   ctx->client_ip = client.address_text;
   ctx->snapshot = deps_.store.Current();
@@ -196,8 +203,10 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
     ctx->reason = kNoConfigReason;
     return Answer(request, std::move(ctx), done, 503);
   }
-  StatusOr<policy::NormalizedPath> path = policy::NormalizePath(AsStd(request.target()));
-  if (!path.ok()) {
+  // The normalized path goes straight into the context (reused capacity);
+  // the query stays a view into the request target.
+  std::string_view query;
+  if (!policy::NormalizePathInto(AsStd(request.target()), ctx->path, query).ok()) {
     // Security: a path we cannot normalize could match a rule differently
     // than the upstream reads it; it is never routed.
     ctx->path = PathOnly(AsStd(request.target()));
@@ -206,10 +215,9 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
     ctx->reason = ctx->decision.ReasonLabel();
     return Answer(request, std::move(ctx), done, 400);
   }
-  ctx->path = path->path;
   const bool read_method =
       request.method() == http::verb::get || request.method() == http::verb::head;
-  if (read_method && path->path == kFleetJwksPath) {
+  if (read_method && ctx->path == kFleetJwksPath) {
     // Public keys only, on every host, so upstreams can verify assertions.
     // Counted like every decision (PRODUCT.md section 6), under policy "".
     ctx->counted = true;
@@ -226,9 +234,9 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
     return done(std::move(verdict));
   }
   // Login hook: /.gatehouse/callback and /.gatehouse/logout on any fronted host.
-  if (HandleLoginEndpoint(request, client, ctx, path->query, done)) return;
+  if (HandleLoginEndpoint(request, client, ctx, query, done)) return;
   const policy::CompiledPolicy* routed =
-      policy::Route(*ctx->snapshot->policies, ctx->host, path->path);
+      policy::Route(*ctx->snapshot->policies, ctx->host, ctx->path);
   ctx->runtime = ctx->snapshot->RuntimeFor(routed);
   if (ctx->runtime == nullptr) {
     ctx->counted = true;
@@ -240,15 +248,16 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
   // Authenticate. Any offered credential that does not verify is a bad
   // credential: the engine still lets public rules through, and answers
   // invalid_token (never no_credentials) otherwise.
-  const BearerCredential credential = ExtractBearer(request);
+  // FindBearer does not check token68 yet: AuthenticateBearer does (or knows
+  // the bytes passed it), and without an authenticator no token can verify.
+  const BearerCredential credential = FindBearer(request);
   bool bad_credentials = credential.kind == CredentialKind::kInvalid;
   if (credential.kind == CredentialKind::kBearer) {
     if (ctx->runtime->authenticator == nullptr) {
       bad_credentials = true;  // the policy trusts no issuer: no token can verify
     } else {
-      StatusOr<std::shared_ptr<const auth::Identity>> identity =
-          ctx->runtime->authenticator->Authenticate(credential.token, deps_.time.NowSeconds(),
-                                                    ThreadTokenCache());
+      StatusOr<std::shared_ptr<const auth::Identity>> identity = AuthenticateBearer(
+          ctx->runtime->authenticator, credential.token, deps_.time.NowSeconds());
       if (identity.ok()) {
         ctx->identity = std::move(*identity);
       } else if (identity.status().code() == StatusCode::kUnavailable) {
@@ -273,20 +282,21 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
       if (session_use == SessionUse::kUse && !request.count(http::field::upgrade) &&
           deps_.login->RefreshDue(*session)) {
         return RefreshThenEvaluate(request, client, done, *ctx, std::move(*session),
-                                   path->Target());
+                                   ctx->path + std::string(query));
       }
       ctx->identity = auth::SessionIdentity(*session);
     }
   }
 
-  policy::RequestFacts facts{.method = ctx->method,
+  policy::RequestFacts facts{.method = ctx->method(),
                              .host = ctx->host,
-                             .path = path->path,
+                             .path = ctx->path,
                              .client_ip = &client.address,
                              .identity = ctx->identity.get(),
                              .bad_credentials = bad_credentials,
                              .browser_navigation = IsBrowserNavigation(request)};
-  ctx->decision = policy::Decide(*routed, facts);
+  thread_local DecisionMemo decisions;
+  ctx->decision = decisions.Decide(ctx->snapshot, *routed, facts, ctx->identity);
   ctx->counted = true;
   ctx->reason = ctx->decision.ReasonLabel();
   if (!ctx->decision.allow) {
@@ -296,8 +306,9 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
       const PolicyRuntime& runtime = *ctx->runtime;
       std::shared_ptr<const FleetSnapshot> snapshot = ctx->snapshot;
       std::string request_id(ctx->request_id());
-      return deps_.login->StartLogin(request, client, std::move(snapshot), runtime, path->Target(),
-                                     std::move(request_id),
+      std::string target = ctx->path + std::string(query);  // before ctx moves below
+      return deps_.login->StartLogin(request, client, std::move(snapshot), runtime,
+                                     std::move(target), std::move(request_id),
                                      LoginContinuation(std::move(ctx), done));
     }
     // Without the login flow a login_required decision is a 401.
@@ -328,7 +339,7 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
   if (deps_.login != nullptr && ctx->identity != nullptr) {
     // Login hook: Metabase JWT SSO, only after the request was authorized.
     if (std::optional<LocalResponse> sso = deps_.login->MetabaseSso(
-            request, *ctx->runtime, *ctx->identity, path->path, path->query, ctx->request_id())) {
+            request, *ctx->runtime, *ctx->identity, ctx->path, query, ctx->request_id())) {
       ctx->decision =
           policy::MakeDecision(policy::DecisionReason::kMetabaseSso, routed, ctx->decision.rule);
       ctx->reason = ctx->decision.ReasonLabel();
@@ -338,7 +349,7 @@ void RequestGate::Evaluate(RequestHead& request, const ClientInfo& client, Done&
       return done(std::move(verdict));
     }
   }
-  Forward(request, client, std::move(ctx), path->query, done);
+  Forward(request, client, std::move(ctx), query, done);
 }
 
 // ---------------------------------------------------------------------------
@@ -395,7 +406,8 @@ void RequestGate::RefreshThenEvaluate(RequestHead& request, const ClientInfo& cl
   ctx_copy->snapshot = ctx.snapshot;
   ctx_copy->runtime = ctx.runtime;
   ctx_copy->request_id_text = ctx.request_id_text;
-  ctx_copy->method = ctx.method;
+  ctx_copy->verb = ctx.verb;
+  ctx_copy->method_text = ctx.method_text;
   ctx_copy->host = ctx.host;
   ctx_copy->path = ctx.path;
   ctx_copy->client_ip = ctx.client_ip;
@@ -429,9 +441,9 @@ void RequestGate::Forward(RequestHead& request, const ClientInfo& client,
   // set only values the gate produced.
   GateVerdict verdict;
   StripClientHeaders(request, runtime.headers);
-  AddForwardingHeaders(ctx->host, client, ctx->request_id(), verdict.added_fields);
+  IdentityCaches& caches = ThreadIdentityCaches();
+  caches.forwarding.AddTo(ctx->host, client, ctx->request_id(), verdict.added_fields);
   if (ctx->identity != nullptr) {
-    IdentityCaches& caches = ThreadIdentityCaches();
     std::string_view assertion;
     uint64_t serial = 0;  // 0: no assertion (signing failed), nothing reused
     StatusOr<std::string_view> signed_assertion = caches.assertions.Get(
@@ -494,7 +506,7 @@ void RequestGate::WriteAudit(const Context& context, const ExchangeOutcome& outc
       .reason = ctx->reason,
       .sub = id ? std::string_view(id->subject) : "",
       .email = id ? std::string_view(id->email) : "",
-      .method = ctx->method,
+      .method = ctx->method(),
       .host = ctx->host,
       .path = ctx->path,
       .status = outcome.status,

@@ -48,7 +48,9 @@
 
 #include "proxy/auth/issuer_config.h"
 #include "proxy/auth/key_provider.h"
+#include "proxy/auth/token_authenticator.h"
 #include "proxy/core/time_source.h"
+#include "proxy/policy/policy_engine.h"
 #include "proxy/server/assertion_signer.h"
 #include "proxy/server/audit_log.h"
 #include "proxy/server/config_store.h"
@@ -150,6 +152,90 @@ struct BearerCredential {
 // Exactly one `Authorization: Bearer <token68>` header gives kBearer; none
 // gives kNone; several, another scheme or a malformed token give kInvalid.
 BearerCredential ExtractBearer(const RequestHead& request);
+// ExtractBearer without the token68 check: kBearer's token is NOT yet known to
+// be token68 (AuthenticateBearer checks it, unless the memo vouches for it).
+BearerCredential FindBearer(const RequestHead& request);
+// RFC 7235 token68: token68 characters, then '=' padding only, not empty.
+bool IsToken68(std::string_view token);
+
+// The last bearer token one worker thread authenticated and the identity it
+// gave: a keep-alive client sends the same token on every request, which then
+// costs one constant-time compare instead of a token68 scan, a hash and a
+// token cache lookup (itself a second full compare).
+//
+//   BearerMemo memo;                                  // one per worker thread
+//   if (auto id = memo.Recall(token, authenticator, now)) ...   // known answer
+//   memo.Remember(token, authenticator, identity);   // after Authenticate() said ok
+//
+// Recall() answers only for a token byte-equal to the remembered one
+// (compared in constant time: it is another client's token), for the very
+// same authenticator object (held weakly: a new config's authenticator is a
+// new object, even at the same address), and only while now < the
+// identity's expires_at, exactly as a TokenCache hit; anything else is
+// nullptr. Tokens over kMaxBytes are not remembered.
+class BearerMemo {
+ public:
+  static constexpr size_t kMaxBytes = 8 * 1024;
+
+  std::shared_ptr<const auth::Identity> Recall(
+      std::string_view token, const std::shared_ptr<const auth::TokenAuthenticator>& authenticator,
+      int64_t now) const;
+  void Remember(std::string_view token,
+                const std::shared_ptr<const auth::TokenAuthenticator>& authenticator,
+                std::shared_ptr<const auth::Identity> identity);
+
+ private:
+  std::string token_;
+  std::weak_ptr<const auth::TokenAuthenticator> authenticator_;
+  std::shared_ptr<const auth::Identity> identity_;
+};
+
+// The last decision one worker thread made, with its inputs: policy::Decide
+// is a pure function of the policy and the facts it reads (method, path,
+// identity, client address, bad_credentials, browser_navigation; never the
+// host), so a keep-alive client repeating a request gets the same decision
+// back after a compare of those, instead of a walk over the rules.
+//
+//   DecisionMemo memo;                                   // one per worker thread
+//   policy::Decision d = memo.Decide(snapshot, *policy, facts, identity);
+//
+// Reused only when every input is equal: the same snapshot object (held
+// weakly: a new config is a new object, even at the same address) and the
+// same policy in it, byte-equal method and path, the same Identity object
+// (held, so its address is not reused while remembered; identities are
+// immutable), an equal client address and equal flags. `facts.identity`
+// must be identity.get() (otherwise nothing is remembered). The decision
+// points into the snapshot, which the caller holds for the request.
+class DecisionMemo {
+ public:
+  policy::Decision Decide(const std::shared_ptr<const FleetSnapshot>& snapshot,
+                          const policy::CompiledPolicy& policy, const policy::RequestFacts& facts,
+                          const std::shared_ptr<const auth::Identity>& identity);
+
+ private:
+  bool Matches(const std::shared_ptr<const FleetSnapshot>& snapshot,
+               const policy::CompiledPolicy& policy, const policy::RequestFacts& facts) const;
+
+  bool valid_ = false;
+  std::weak_ptr<const FleetSnapshot> snapshot_;
+  const policy::CompiledPolicy* policy_ = nullptr;
+  std::string method_;
+  std::string path_;
+  std::shared_ptr<const auth::Identity> identity_;
+  bool has_ip_ = false;
+  policy::IpAddress ip_;
+  bool bad_credentials_ = false;
+  bool browser_navigation_ = false;
+  policy::Decision decision_;
+};
+
+// The gate's authentication of a bearer token found by FindBearer, for one
+// worker thread: the thread's BearerMemo, else IsToken68 (kUnauthenticated
+// when not) and authenticator->Authenticate with the thread's TokenCache; a
+// success is remembered. kUnavailable: the issuer's first keys are missing.
+StatusOr<std::shared_ptr<const auth::Identity>> AuthenticateBearer(
+    const std::shared_ptr<const auth::TokenAuthenticator>& authenticator, std::string_view token,
+    int64_t now);
 
 // GET with an Accept header that names text/html.
 bool IsBrowserNavigation(const RequestHead& request);

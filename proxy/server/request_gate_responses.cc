@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/auth/token_cache.h"
 #include "proxy/core/constant_time.h"
 #include "proxy/server/identity_headers.h"
 #include "proxy/server/request_gate.h"
@@ -74,26 +75,6 @@ Token68Run(std::string_view s) {
   return i;
 }
 
-// A value of the Authorization header's bearer scheme: token68 characters,
-// then '=' padding only, not empty (RFC 7235 section 2.1).
-bool IsToken68(std::string_view token) {
-  // A keep-alive client sends the same token on every request: the last
-  // token that passed is kept per thread (its bytes, not a hash), and an
-  // equal token is known to pass after one compare, several times cheaper
-  // than the scan. The compare is constant-time: the remembered token may be
-  // another client's. Byte-equal input, same answer: nothing is assumed.
-  constexpr size_t kMaxRemembered = 8 * 1024;
-  thread_local std::string last_valid;
-  if (!last_valid.empty() && ConstantTimeEquals(token, last_valid)) {
-    return true;
-  }
-  size_t i = Token68Run(token);
-  while (i < token.size() && token[i] == '=') ++i;  // token68 padding
-  const bool valid = i != 0 && i == token.size();
-  if (valid && token.size() <= kMaxRemembered) last_valid.assign(token);
-  return valid;
-}
-
 bool ContainsIgnoreCase(std::string_view haystack, std::string_view lower_needle) {
   if (haystack.size() < lower_needle.size()) return false;
   for (size_t i = 0; i + lower_needle.size() <= haystack.size(); ++i) {
@@ -133,7 +114,7 @@ std::string_view StatusText(int status) {
 
 }  // namespace
 
-BearerCredential ExtractBearer(const RequestHead& request) {
+BearerCredential FindBearer(const RequestHead& request) {
   // One walk over the (few) fields finds and counts them: no name lookups.
   std::string_view value;
   size_t count = 0;
@@ -154,8 +135,106 @@ BearerCredential ExtractBearer(const RequestHead& request) {
   value.remove_prefix(kScheme.size());
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  if (!IsToken68(value)) return {CredentialKind::kInvalid, {}};
+  if (value.empty()) return {CredentialKind::kInvalid, {}};
   return {CredentialKind::kBearer, value};
+}
+
+BearerCredential ExtractBearer(const RequestHead& request) {
+  const BearerCredential found = FindBearer(request);
+  if (found.kind == CredentialKind::kBearer && !IsToken68(found.token)) {
+    return {CredentialKind::kInvalid, {}};
+  }
+  return found;
+}
+
+bool IsToken68(std::string_view token) {
+  const size_t run = Token68Run(token);
+  size_t i = run;
+  while (i < token.size() && token[i] == '=') ++i;  // token68 padding
+  return run != 0 && i == token.size();             // padding alone is no token
+}
+
+std::shared_ptr<const auth::Identity> BearerMemo::Recall(
+    std::string_view token, const std::shared_ptr<const auth::TokenAuthenticator>& authenticator,
+    int64_t now) const {
+  // Security: the answer Authenticate() gave for these very bytes and this
+  // very authenticator (owner_before compares control blocks, which are not
+  // reused while this weak reference holds ours), and never at or after the
+  // token's exp, as a TokenCache hit. Constant-time compare: the remembered
+  // token may be another client's.
+  if (identity_ == nullptr || now >= identity_->expires_at ||
+      authenticator_.owner_before(authenticator) || authenticator.owner_before(authenticator_) ||
+      !ConstantTimeEquals(token, token_)) {
+    return nullptr;
+  }
+  return identity_;
+}
+
+void BearerMemo::Remember(std::string_view token,
+                          const std::shared_ptr<const auth::TokenAuthenticator>& authenticator,
+                          std::shared_ptr<const auth::Identity> identity) {
+  if (identity == nullptr || authenticator == nullptr || token.size() > kMaxBytes) {
+    identity_.reset();  // nothing remembered rather than an old answer
+    return;
+  }
+  token_.assign(token);
+  authenticator_ = authenticator;
+  identity_ = std::move(identity);
+}
+
+bool DecisionMemo::Matches(const std::shared_ptr<const FleetSnapshot>& snapshot,
+                           const policy::CompiledPolicy& policy,
+                           const policy::RequestFacts& facts) const {
+  // Security: every input Decide reads, compared exactly (see the header);
+  // the snapshot by its control block, which outlives it while held weakly.
+  return valid_ && policy_ == &policy && facts.identity == identity_.get() &&
+         !snapshot_.owner_before(snapshot) && !snapshot.owner_before(snapshot_) &&
+         facts.bad_credentials == bad_credentials_ &&
+         facts.browser_navigation == browser_navigation_ &&
+         (facts.client_ip != nullptr) == has_ip_ &&
+         (facts.client_ip == nullptr || *facts.client_ip == ip_) && facts.method == method_ &&
+         facts.path == path_;
+}
+
+policy::Decision DecisionMemo::Decide(const std::shared_ptr<const FleetSnapshot>& snapshot,
+                                      const policy::CompiledPolicy& policy,
+                                      const policy::RequestFacts& facts,
+                                      const std::shared_ptr<const auth::Identity>& identity) {
+  if (Matches(snapshot, policy, facts)) return decision_;
+  const policy::Decision decision = policy::Decide(policy, facts);
+  valid_ = snapshot != nullptr && facts.identity == identity.get();
+  if (valid_) {
+    snapshot_ = snapshot;
+    policy_ = &policy;
+    method_.assign(facts.method);
+    path_.assign(facts.path);
+    identity_ = identity;
+    has_ip_ = facts.client_ip != nullptr;
+    ip_ = has_ip_ ? *facts.client_ip : policy::IpAddress{};
+    bad_credentials_ = facts.bad_credentials;
+    browser_navigation_ = facts.browser_navigation;
+    decision_ = decision;
+  } else {
+    identity_.reset();  // nothing of an unremembered request is kept
+  }
+  return decision;
+}
+
+StatusOr<std::shared_ptr<const auth::Identity>> AuthenticateBearer(
+    const std::shared_ptr<const auth::TokenAuthenticator>& authenticator, std::string_view token,
+    int64_t now) {
+  thread_local BearerMemo memo;
+  thread_local auth::TokenCache cache;
+  if (std::shared_ptr<const auth::Identity> known = memo.Recall(token, authenticator, now)) {
+    // Byte-equal to a token that passed IsToken68 and verified below.
+    return known;
+  }
+  // Security: anything but token68 is not a bearer token (RFC 6750 2.1).
+  if (!IsToken68(token)) return UnauthenticatedError("malformed bearer token");
+  StatusOr<std::shared_ptr<const auth::Identity>> identity =
+      authenticator->Authenticate(token, now, cache);
+  if (identity.ok()) memo.Remember(token, authenticator, *identity);
+  return identity;
 }
 
 bool IsBrowserNavigation(const RequestHead& request) {

@@ -523,5 +523,32 @@ TEST(RequestGateTest, AReusedContextCarriesNothingOfTheRequestBefore) {
   EXPECT_EQ(c.audit["host"], "nowhere.example.com");
 }
 
+TEST(RequestGateTest, MethodsAreDecidedAndAuditedAsReceived) {
+  // Known verbs are audited from Beast's own text, others from a copy: both
+  // exactly as received, in any order on one thread (contexts are reused).
+  GateHarness h;
+  const std::string token = h.Token({"readers"});
+  struct Case {
+    std::string method;
+    std::string path;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/api/x", 200},       {"get", "/api/x", 403},  {"BREW", "/health", 200},
+      {"PROPFIND", "/health", 200}, {"HEAD", "/api/x", 200}, {"Get", "/api/x", 403},
+      {"POST", "/api/x", 403},      {"GETX", "/api/x", 403}, {"GET", "/api/x", 200},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.method);
+    RequestHead head = GateHarness::Head(c.method, "app.example.com", c.path);
+    head.set(http::field::authorization, "Bearer " + token);
+    const GateResult r = h.Run(head);
+    const int status =
+        r.verdict.local_response ? static_cast<int>(r.verdict.local_response->result_int()) : 200;
+    EXPECT_EQ(status, c.status);
+    EXPECT_EQ(r.audit["method"], c.method);
+  }
+}
+
 }  // namespace
 }  // namespace gatehouse::server
