@@ -7,8 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <cctype>
 #include <random>
 #include <string>
 #include <utility>
@@ -59,6 +61,31 @@ TEST(ParseRequestHeadTest, ReadsMethodTargetVersionAndFieldsInOrder) {
   EXPECT_FALSE(parsed.framing.has_body());
   EXPECT_FALSE(parsed.framing.hop_by_hop);
   EXPECT_FALSE(parsed.framing.expect);
+}
+
+TEST(ParseRequestHeadTest, FieldNamesGetBeastsEnumInAnyCase) {
+  const std::vector<std::string> names = {
+      "host",           "accept",          "cookie",   "user-agent", "connection", "authorization",
+      "content-length", "accept-encoding", "x-custom", "hosts",      "acceptx",    "if-none-match"};
+  for (const std::string& lower : names) {
+    for (const std::string& name :
+         {lower, std::string(1, static_cast<char>(std::toupper(lower[0]))) + lower.substr(1)}) {
+      std::string upper = name;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      for (const std::string& spelled : {name, upper}) {
+        RequestHead head;
+        std::string bytes = "GET / HTTP/1.1\r\n";
+        if (lower != "host") bytes += "Host: a\r\n";
+        bytes += spelled + (lower == "content-length" ? ": 0\r\n\r\n" : ": v\r\n\r\n");
+        ASSERT_EQ(Parse(bytes, head).status, HeadStatus::kComplete) << spelled;
+        const auto it = std::find_if(head.begin(), head.end(), [&](const auto& field) {
+          return field.name_string() == spelled;
+        });
+        ASSERT_NE(it, head.end()) << spelled;
+        EXPECT_EQ(it->name(), http::string_to_field(spelled)) << spelled;
+      }
+    }
+  }
 }
 
 TEST(ParseRequestHeadTest, UnknownMethodAndObsTextAreKept) {

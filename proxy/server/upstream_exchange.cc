@@ -27,6 +27,12 @@
 #include "proxy/server/websocket_tunnel.h"
 
 namespace gatehouse::server {
+
+// One gather write: [head and/or chunk-size line] [body bytes] [framing tail].
+struct WriteParts {
+  std::array<boost::asio::const_buffer, 3> buffers;
+};
+
 namespace {
 
 namespace asio = boost::asio;
@@ -114,11 +120,6 @@ std::string_view BufferView(const beast::flat_buffer& buffer) {
   const auto data = buffer.data();
   return {static_cast<const char*>(data.data()), data.size()};
 }
-
-// One gather write: [head and/or chunk-size line] [body bytes] [framing tail].
-struct WriteParts {
-  std::array<asio::const_buffer, 3> buffers;
-};
 
 WriteParts Compose(const std::string& text, const char* data, std::size_t n, bool chunked,
                    bool last) {
@@ -235,7 +236,17 @@ asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
     }
     upstream_ = std::move(acquired.connection);
     const bool may_retry = upstream_->reused && attempt == 0 && Retryable();
-    const SendResult sent = co_await SendRequest();
+    SendResult sent = SendResult::kSent;
+    WriteParts rest;
+    if (request_has_body_) {
+      sent = co_await SendRequest();
+    } else if (SendHeadNow(rest, sent)) {  // what the socket did not take at once
+      error_code ec;
+      upstream_->stream.tcp().expires_after(target_.timeout);
+      co_await asio::async_write(upstream_->stream, rest.buffers,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      sent = FinishHead(ec);
+    }
     if (sent == SendResult::kUpstreamFailed && may_retry) {
       CloseUpstream();
       continue;
@@ -276,6 +287,29 @@ asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
   result_.upstream_time =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   co_return result_;
+}
+
+// A request without a body is its head alone: written here, most often
+// whole in one sendmsg, without another coroutine. True when bytes remain
+// for an async write (in `rest`; FinishHead then settles `sent`).
+bool UpstreamExchange::SendHeadNow(WriteParts& rest, SendResult& sent) {
+  text_.clear();
+  // As in SendRequest: a field that cannot be written safely is never sent.
+  if (!AppendRequestHead(text_, client_.head, request_line_, added_)) {
+    sent = SendResult::kBadBody;
+    return false;
+  }
+  rest = Compose(text_, nullptr, 0, false, true);
+  if (!WriteNow(upstream_->stream, rest)) return true;
+  sent = FinishHead({});
+  return false;
+}
+
+UpstreamExchange::SendResult UpstreamExchange::FinishHead(const error_code& ec) {
+  text_.clear();
+  if (ec) return SendResult::kUpstreamFailed;
+  request_sent_ = true;
+  return SendResult::kSent;
 }
 
 asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
@@ -337,7 +371,25 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
   for (int interim = 0;; ++interim) {
     upstream_->stream.tcp().expires_after(target_.timeout);
     StartClientWatch();
-    const error_code ec = co_await ReadUpstreamHead();
+    error_code ec;
+    std::size_t checked = 0;
+    for (;;) {  // read until a whole head is in (in this frame: no coroutine per read)
+      const HeadStatus got = TryTakeUpstreamHead(checked);
+      if (got != HeadStatus::kIncomplete) {
+        if (got == HeadStatus::kRefused) ec = http::error::bad_value;
+        break;
+      }
+      auto& buffer = upstream_->buffer;
+      const std::size_t n = co_await upstream_->stream.async_read_some(
+          buffer.prepare(beast::read_size(buffer, kStreamReadBytes)),
+          asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::eof) {
+        ec = response_started_ ? http::error::partial_message : http::error::end_of_stream;
+      }
+      if (ec) break;
+      buffer.commit(n);
+      response_started_ = true;
+    }
     const bool client_gone = client_.watch->client_gone;
     StopClientWatch();
     if (client_gone) {
@@ -360,39 +412,22 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
   }
 }
 
-// Reads until the upstream's head is complete (checking each new byte once
-// while it trickles in), then turns it into the client's head in text_ and
-// drops it from the buffer, without a suspension in between: the parsed
-// head is views into the buffer and the loop's shared field list.
-asio::awaitable<error_code> UpstreamExchange::ReadUpstreamHead() {
-  auto& buffer = upstream_->buffer;
-  std::size_t checked = 0;
-  for (;;) {
-    const std::string_view bytes = BufferView(buffer);
-    const bool parse = !bytes.empty() && (checked == 0 || bytes.size() >= kMaxResponseHeaderBytes ||
-                                          bytes.find("\r\n\r\n", checked >= 3 ? checked - 3 : 0) !=
-                                              std::string_view::npos);
-    if (parse) {
-      const HeadStatus parsed = ParseResponseHead(bytes, kMaxResponseHeaderBytes,
-                                                  resources_.response_fields, response_head_);
-      if (parsed == HeadStatus::kRefused) co_return http::error::bad_value;
-      if (parsed == HeadStatus::kComplete) {
-        TakeResponseHead();
-        co_return error_code{};
-      }
-    }
-    checked = bytes.size();
-    error_code ec;
-    const std::size_t n = co_await upstream_->stream.async_read_some(
-        buffer.prepare(beast::read_size(buffer, kStreamReadBytes)),
-        asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::eof) {
-      co_return response_started_ ? http::error::partial_message : http::error::end_of_stream;
-    }
-    if (ec) co_return ec;
-    buffer.commit(n);
-    response_started_ = true;
-  }
+// Parses the upstream's buffered bytes once they may hold a whole head
+// (each new byte is looked at once while a head trickles in: `checked`),
+// and takes a complete head at once (TakeResponseHead), without a
+// suspension in between: the parsed head is views into the buffer and the
+// loop's shared field list.
+HeadStatus UpstreamExchange::TryTakeUpstreamHead(std::size_t& checked) {
+  const std::string_view bytes = BufferView(upstream_->buffer);
+  const bool parse =
+      !bytes.empty() && (checked == 0 || bytes.size() >= kMaxResponseHeaderBytes ||
+                         bytes.find("\r\n\r\n", checked >= 3 ? checked - 3 : 0) != bytes.npos);
+  checked = bytes.size();
+  if (!parse) return HeadStatus::kIncomplete;
+  const HeadStatus parsed =
+      ParseResponseHead(bytes, kMaxResponseHeaderBytes, resources_.response_fields, response_head_);
+  if (parsed == HeadStatus::kComplete) TakeResponseHead();
+  return parsed;
 }
 
 // The head just parsed becomes the client's (RFC 9110 7.6.1 fields dropped,

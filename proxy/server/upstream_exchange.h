@@ -130,6 +130,8 @@ struct ExchangeResult {
   std::chrono::microseconds upstream_time{0};
 };
 
+struct WriteParts;  // the buffers of one gather write (upstream_exchange.cc)
+
 class UpstreamExchange {
  public:
   UpstreamExchange(ExchangeResources& resources, ClientSide& client, const UpstreamTarget& target,
@@ -147,10 +149,12 @@ class UpstreamExchange {
   void CopyRequestId(Fields& response) const;
   bool Retryable() const;
   boost::asio::awaitable<SendResult> SendRequest();
+  bool SendHeadNow(WriteParts& rest, SendResult& sent);
+  SendResult FinishHead(const boost::system::error_code& ec);
   enum class BodyFraming { kNone, kLength, kChunked, kUntilClose };
 
   boost::asio::awaitable<boost::system::error_code> ReadResponseHead();
-  boost::asio::awaitable<boost::system::error_code> ReadUpstreamHead();
+  HeadStatus TryTakeUpstreamHead(std::size_t& checked);
   void TakeResponseHead();
   boost::asio::awaitable<bool> ForwardInterimResponse();
   void StartBodyDecoder();
