@@ -1,23 +1,20 @@
 #include "proxy/server/audit_log.h"
 
 #include <spdlog/async.h>
-#include <spdlog/async_logger.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <deque>
 #include <iterator>
 #include <mutex>
 #include <utility>
 #include <vector>
 
 #include "proxy/core/utf8.h"
+#include "proxy/server/audit_batch_queue.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -346,110 +343,6 @@ void AppendAuditLine(std::string& out, const AuditRecord& r) {
   out.resize(start + AuditLineBound(r));
   char* end = WriteAuditLine(out.data() + start, r);
   out.resize(static_cast<size_t>(end - out.data()));
-}
-
-// Batches handed over by TryHandOver, written by the logger's worker in the
-// order they came. A batch is a thread's whole buffer: its first `used`
-// bytes are complete lines, each ending in '\n'; the rest is room. Written
-// buffers come back as spares, so a thread that takes one does not allocate.
-class AuditBatchQueue {
- public:
-  explicit AuditBatchQueue(std::FILE* out) : out_(out) {}
-
-  void Push(AuditLineBuffer buffer, std::size_t used) {
-    std::lock_guard lock(mu_);
-    ready_.push_back({std::move(buffer), used});
-  }
-  // A written buffer (its old bytes are room, never written again), or an
-  // empty one when none came back yet.
-  AuditLineBuffer TakeSpare() {
-    std::lock_guard lock(mu_);
-    if (spares_.empty()) return {};
-    AuditLineBuffer spare = std::move(spares_.back());
-    spares_.pop_back();
-    return spare;
-  }
-  // Every waiting batch, oldest first (one writer: the logger's worker, or
-  // the destructor once the worker is gone), then a flush of the stream.
-  void WriteAll() {
-    std::unique_lock lock(mu_);
-    while (!ready_.empty()) {
-      Batch batch = std::move(ready_.front());
-      ready_.pop_front();
-      lock.unlock();
-      std::fwrite(batch.buffer.bytes.get(), 1, batch.used, out_);
-      lock.lock();
-      if (spares_.size() < kMaxSpares) spares_.push_back(std::move(batch.buffer));
-    }
-    lock.unlock();
-    std::fflush(out_);
-  }
-  void Flush() { std::fflush(out_); }
-
- private:
-  struct Batch {
-    AuditLineBuffer buffer;
-    std::size_t used;
-  };
-  static constexpr std::size_t kMaxSpares = 4;
-  std::FILE* const out_;
-  std::mutex mu_;
-  std::deque<Batch> ready_;
-  std::vector<AuditLineBuffer> spares_;
-};
-
-namespace {
-
-// The async logger's sink for ToFile(): a message only says "batches are
-// waiting" (its text is ignored); the batches themselves never pass through
-// spdlog's message buffers or formatter.
-class BatchSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  explicit BatchSink(std::shared_ptr<AuditBatchQueue> batches) : batches_(std::move(batches)) {}
-
- protected:
-  void sink_it_(const spdlog::details::log_msg&) override { batches_->WriteAll(); }
-  void flush_() override { batches_->Flush(); }
-
- private:
-  std::shared_ptr<AuditBatchQueue> batches_;
-};
-
-}  // namespace
-
-std::unique_ptr<AuditLog> AuditLog::Stdout(AuditBatchLimits limits) {
-  return ToFile(stdout, limits);
-}
-
-std::unique_ptr<AuditLog> AuditLog::ToFile(std::FILE* out, AuditBatchLimits limits) {
-  // The queue holds batches, not lines; one slot more than the hand-over
-  // limit, so spdlog's own overflow policy never has to act.
-  auto pool = std::make_shared<spdlog::details::thread_pool>(limits.max_queued_batches + 1, 1);
-  auto batches = std::make_shared<AuditBatchQueue>(out);
-  auto logger = std::make_shared<spdlog::async_logger>(
-      "gatehouse.audit", std::make_shared<BatchSink>(batches), pool,
-      spdlog::async_overflow_policy::overrun_oldest);
-  // No flush per message: stdio's buffer and the flusher below batch the
-  // write(2)s, so an idle proxy's last lines still appear within flush_interval.
-  logger->flush_on(spdlog::level::off);
-  auto log = std::make_unique<AuditLog>(std::move(logger), std::move(pool), limits);
-  log->handed_ = std::move(batches);
-  log->flusher_ = std::jthread([raw = log.get()](std::stop_token stop) {
-    std::mutex mu;
-    std::condition_variable_any wake;
-    std::unique_lock lock(mu);
-    while (!stop.stop_requested()) {
-      wake.wait_for(lock, stop, raw->limits_.flush_interval, [] { return false; });
-      raw->HandOverAll(/*wait_for_room=*/false);
-      // Flushed only when something was written since: an idle proxy's
-      // logger worker stays asleep. No room now: the next round flushes.
-      if (raw->unflushed_.exchange(false, std::memory_order_relaxed) &&
-          !raw->FlushLogger(/*wait_for_room=*/false)) {
-        raw->unflushed_.store(true, std::memory_order_relaxed);
-      }
-    }
-  });
-  return log;
 }
 
 AuditLog::AuditLog(std::shared_ptr<spdlog::logger> logger,

@@ -99,7 +99,7 @@ struct AuditBatchLimits {
 };
 
 // Batches on their way from the writing threads to the logger's worker
-// (audit_log.cc): moved, never copied.
+// (audit_batch_queue.h): moved, never copied.
 class AuditBatchQueue;
 
 // Bytes a thread writes its lines into: allocated, never zero-filled.

@@ -4,11 +4,13 @@
 add_library(gatehouse_gate STATIC
   ${CMAKE_CURRENT_LIST_DIR}/admin_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/assertion_signer.cc
+  ${CMAKE_CURRENT_LIST_DIR}/audit_batch_queue.cc
   ${CMAKE_CURRENT_LIST_DIR}/audit_log.cc
   ${CMAKE_CURRENT_LIST_DIR}/config_store.cc
   ${CMAKE_CURRENT_LIST_DIR}/fleet_snapshot.cc
   ${CMAKE_CURRENT_LIST_DIR}/identity_headers.cc
   ${CMAKE_CURRENT_LIST_DIR}/jwks_refresher.cc
+  ${CMAKE_CURRENT_LIST_DIR}/key_waiter.cc
   ${CMAKE_CURRENT_LIST_DIR}/login_flow.cc
   ${CMAKE_CURRENT_LIST_DIR}/login_flow_http.cc
   ${CMAKE_CURRENT_LIST_DIR}/policy_watcher.cc
@@ -25,6 +27,8 @@ target_link_libraries(gatehouse_gate
 set(GATEHOUSE_GATE_TEST_LIBS gatehouse_gate gatehouse_auth_testing)
 gatehouse_test(identity_headers_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/identity_headers_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
+gatehouse_test(added_fields_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/added_fields_test.cc
+  LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(assertion_signer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/assertion_signer_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(rate_limiter_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/rate_limiter_test.cc
@@ -38,6 +42,8 @@ gatehouse_test(config_store_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/config_store_
 gatehouse_test(request_gate_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(request_gate_parts_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_parts_test.cc
+  LIBS ${GATEHOUSE_GATE_TEST_LIBS})
+gatehouse_test(key_waiter_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/key_waiter_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(request_gate_login_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_gate_login_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})

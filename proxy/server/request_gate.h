@@ -6,7 +6,7 @@
 // allowed (429 rate_limited), then rewrite the headers and forward.
 //
 //   ConfigStore store(jwks_cache, &metrics);
-//   KeyWaiter waiter(jwks_cache, time);           // first-key waits, off the event loop
+//   KeyWaiter waiter(jwks_cache, time);           // key_waiter.h: first-key waits
 //   RequestGate gate({.store = store, .signer = signer, .audit = audit, .metrics = metrics,
 //                     .time = time, .waiter = &waiter});
 //   gate.Check(head, client, [&](GateVerdict v) { ... });   // see gate.h
@@ -37,17 +37,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <vector>
 
-#include "proxy/auth/issuer_config.h"
-#include "proxy/auth/key_provider.h"
 #include "proxy/auth/token_authenticator.h"
 #include "proxy/core/time_source.h"
 #include "proxy/policy/policy_engine.h"
@@ -55,47 +49,13 @@
 #include "proxy/server/audit_log.h"
 #include "proxy/server/config_store.h"
 #include "proxy/server/gate.h"
+#include "proxy/server/key_waiter.h"
 #include "proxy/server/login_flow.h"
 #include "proxy/server/proxy_metrics.h"
 
 namespace gatehouse::server {
 
 inline constexpr std::string_view kFleetJwksPath = "/.well-known/gatehouse/jwks.json";
-
-// Parks requests whose issuer has no keys yet, without blocking an event loop:
-// one thread polls KeyProvider::Keys() for every parked request and runs its
-// continuation once the keys are there or its deadline (TimeSource monotonic
-// time) has passed. With nothing parked the thread sleeps until Park() (no
-// timer wake-ups); poll_interval applies only while something is parked.
-class KeyWaiter {
- public:
-  KeyWaiter(auth::KeyProvider& keys, const TimeSource& time,
-            std::chrono::milliseconds poll_interval = std::chrono::milliseconds(10));
-  ~KeyWaiter();  // runs every parked continuation (they see no keys) and joins
-
-  void Park(const auth::IssuerConfig& config, std::chrono::steady_clock::time_point deadline,
-            std::function<void()> then);
-  size_t parked();
-  size_t wakeups();  // times the thread woke to look at the parked list (tests)
-
- private:
-  struct Parked {
-    auth::IssuerConfig config;
-    std::chrono::steady_clock::time_point deadline;
-    std::function<void()> then;
-  };
-  void Run();
-
-  auth::KeyProvider& keys_;
-  const TimeSource& time_;
-  std::chrono::milliseconds poll_interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  size_t wakeups_ = 0;
-  std::vector<Parked> parked_;
-  std::thread thread_;
-};
 
 struct RequestGateDeps {
   ConfigStore& store;
