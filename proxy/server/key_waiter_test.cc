@@ -29,13 +29,6 @@ bool Eventually(Pred done) {
   return done();
 }
 
-auth::IssuerConfig TestIssuer() {
-  auth::IssuerConfig config;
-  config.issuer = testing::kIssuer;
-  config.audiences = {"gatehouse"};
-  return config;
-}
-
 // An idle waiter must not wake on a timer: with a 1 ms poll interval the old
 // polling loop woke ~30 times in 30 ms; now it sleeps until Park().
 TEST(KeyWaiterTest, IdleWaiterNeverWakes) {
@@ -52,7 +45,8 @@ TEST(KeyWaiterTest, ParkedWaiterResumesWhenKeysArriveThenGoesIdle) {
   FakeTimeSource time(1700000000);
   KeyWaiter waiter(keys, time, std::chrono::milliseconds(1));
   std::atomic<int> resumed{0};
-  waiter.Park(TestIssuer(), time.MonotonicNow() + std::chrono::seconds(5), [&] { ++resumed; });
+  waiter.Park(testing::TestIssuer(), time.MonotonicNow() + std::chrono::seconds(5),
+              [&] { ++resumed; });
   // Still parked while no keys and no deadline: it polls (wakes) meanwhile.
   ASSERT_TRUE(Eventually([&] { return waiter.wakeups() >= 3; }));
   EXPECT_EQ(resumed.load(), 0);
@@ -73,7 +67,8 @@ TEST(KeyWaiterTest, ParkedWaiterResumesAtItsDeadline) {
   FakeTimeSource time(1700000000);
   KeyWaiter waiter(keys, time, std::chrono::milliseconds(1));
   std::atomic<int> resumed{0};
-  waiter.Park(TestIssuer(), time.MonotonicNow() + std::chrono::seconds(5), [&] { ++resumed; });
+  waiter.Park(testing::TestIssuer(), time.MonotonicNow() + std::chrono::seconds(5),
+              [&] { ++resumed; });
   time.Advance(std::chrono::seconds(4));
   ASSERT_TRUE(Eventually([&] { return waiter.wakeups() >= 3; }));
   EXPECT_EQ(resumed.load(), 0);  // 4 s < 5 s: still waiting
@@ -89,7 +84,8 @@ TEST(KeyWaiterTest, DestructorResumesEveryParkedRequest) {
   {
     KeyWaiter waiter(keys, time, std::chrono::hours(1));
     for (int i = 0; i < 3; ++i) {
-      waiter.Park(TestIssuer(), time.MonotonicNow() + std::chrono::hours(1), [&] { ++resumed; });
+      waiter.Park(testing::TestIssuer(), time.MonotonicNow() + std::chrono::hours(1),
+                  [&] { ++resumed; });
     }
   }
   EXPECT_EQ(resumed.load(), 3);

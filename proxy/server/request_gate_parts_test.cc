@@ -17,13 +17,6 @@ namespace {
 
 using testing::GateHarness;
 
-auth::IssuerConfig TestIssuer() {
-  auth::IssuerConfig config;
-  config.issuer = testing::kIssuer;
-  config.audiences = {"gatehouse"};
-  return config;
-}
-
 TEST(RequestGateTest, ExtractBearer) {
   struct Case {
     std::string scenario;
@@ -168,8 +161,9 @@ std::shared_ptr<const auth::Identity> MemoIdentity(const std::string& user, int6
 TEST(BearerMemoTest, RecallsOnlyTheSameBytesForTheSameAuthenticatorBeforeExp) {
   testing::FakeKeys keys;
   auto authenticator =
-      std::make_shared<const auth::TokenAuthenticator>(std::vector{TestIssuer()}, keys);
-  auto twin = std::make_shared<const auth::TokenAuthenticator>(std::vector{TestIssuer()}, keys);
+      std::make_shared<const auth::TokenAuthenticator>(std::vector{testing::TestIssuer()}, keys);
+  auto twin =
+      std::make_shared<const auth::TokenAuthenticator>(std::vector{testing::TestIssuer()}, keys);
   const std::string token(700, 'a');
   std::string one_byte_apart = token;
   one_byte_apart[699] = 'b';
@@ -203,7 +197,8 @@ TEST(BearerMemoTest, RecallsOnlyTheSameBytesForTheSameAuthenticatorBeforeExp) {
   }
   // A reload replaces the authenticator: the old answer never serves the new one.
   authenticator.reset();
-  auto reloaded = std::make_shared<const auth::TokenAuthenticator>(std::vector{TestIssuer()}, keys);
+  auto reloaded =
+      std::make_shared<const auth::TokenAuthenticator>(std::vector{testing::TestIssuer()}, keys);
   EXPECT_EQ(memo.Recall(token, reloaded, 999), nullptr);
   // Remembering something that cannot be remembered forgets the old answer.
   memo.Remember(token, twin, identity);
@@ -227,7 +222,7 @@ TEST(BearerMemoTest, AuthenticateBearerRemembersOnlyVerifiedTokens) {
                      {"iat", now},
                      {"exp", exp}});
   };
-  auth::IssuerConfig issuer = TestIssuer();
+  auth::IssuerConfig issuer = testing::TestIssuer();
   issuer.algorithms = {auth::JwsAlgorithm::kRS256};
   auto authenticator = std::make_shared<const auth::TokenAuthenticator>(std::vector{issuer}, keys);
   const std::string good = mint("alice", now + 60);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/auth/issuer_config.h"
 #include "proxy/auth/json_web_key.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/auth/test_signer.h"
@@ -30,6 +31,14 @@ namespace gatehouse::server::testing {
 inline constexpr char kIssuer[] = "https://idp.example.com";
 
 // Keys appear only when Publish() is called; thread-safe.
+// The test IdP's issuer, for tests that build authenticators themselves.
+inline auth::IssuerConfig TestIssuer() {
+  auth::IssuerConfig config;
+  config.issuer = kIssuer;
+  config.audiences = {"gatehouse"};
+  return config;
+}
+
 class FakeKeys final : public auth::KeyProvider {
  public:
   void Publish(const std::string& jwks) {
