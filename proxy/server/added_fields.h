@@ -58,11 +58,36 @@ inline constexpr std::array<bool, 256> kTokenChar = MakeTokenTable();
 // kept for the next one, so a request's fields cost no allocation (the
 // verdict that carries them dies on the same event loop that makes the
 // next). At most one kInitialBytes buffer per thread.
+//
+// Trivially destructible on purpose: an AddedFields held by another
+// thread_local (a per-thread line cache) may die after the thread's spare
+// was freed, in whatever order the thread's destructors run. The reaper
+// frees the spare when the thread ends and marks it reaped; a buffer
+// released after that is freed at once instead of kept (it would leak).
 struct SpareFieldBuffer {
   char* data = nullptr;
-  ~SpareFieldBuffer() { delete[] data; }
+  bool reaped = false;
 };
 inline thread_local SpareFieldBuffer spare_field_buffer;
+
+struct SpareFieldReaper {
+  ~SpareFieldReaper() {
+    delete[] spare_field_buffer.data;
+    spare_field_buffer.data = nullptr;
+    spare_field_buffer.reaped = true;
+  }
+};
+inline thread_local SpareFieldReaper spare_field_reaper;
+
+// Keeps `data` as this thread's spare; false when it cannot (one is kept
+// already, or the thread is ending): the caller frees it.
+inline bool KeepAsSpare(char* data) {
+  SpareFieldBuffer& spare = spare_field_buffer;
+  if (spare.data != nullptr || spare.reaped) return false;
+  [[maybe_unused]] SpareFieldReaper* reaper = &spare_field_reaper;  // frees it at thread exit
+  spare.data = data;
+  return true;
+}
 
 }  // namespace added_fields_internal
 
@@ -298,11 +323,7 @@ class AddedFields {
   // Frees the buffer, or keeps it as this thread's spare.
   void Release() {
     if (data_ == nullptr) return;
-    if (capacity_ == kInitialBytes && added_fields_internal::spare_field_buffer.data == nullptr) {
-      added_fields_internal::spare_field_buffer.data = data_;
-    } else {
-      delete[] data_;
-    }
+    if (capacity_ != kInitialBytes || !added_fields_internal::KeepAsSpare(data_)) delete[] data_;
     data_ = nullptr;
     capacity_ = 0;
   }
