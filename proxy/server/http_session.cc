@@ -13,6 +13,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "proxy/server/read_turn.h"
 #include "proxy/server/request_framing.h"
 
 namespace gatehouse::server {
@@ -31,6 +32,18 @@ constexpr std::size_t kMaxSpareReadBuffers = 256;
 // Connections per loop that wait for their next request with a read buffer
 // (at most 16 KiB each: 4 MiB per loop).
 constexpr int kMaxBufferedWaits = 256;
+
+// Counts a request in flight on its loop for as long as it lives (read_turn.h).
+class InFlight {
+ public:
+  explicit InFlight(int& count) : count_(count) { ++count_; }
+  ~InFlight() { --count_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  int& count_;
+};
 
 std::chrono::microseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
@@ -151,6 +164,7 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
     loop_.ReleaseReadBuffer(buffer_);
     loop_.TakeReadBuffer(buffer_);
     error_code ec;
+    if (ReadAfterOthers(loop_.requests_in_flight, 0)) co_await OneLoopTurn(stream_.get_executor());
     const std::size_t n = co_await stream_.async_read_some(
         buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
     --loop_.buffered_waits;
@@ -167,6 +181,7 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   loop_.ReleaseReadBuffer(buffer_);
   error_code ec;
   char first = 0;
+  if (ReadAfterOthers(loop_.requests_in_flight, 0)) co_await OneLoopTurn(stream_.get_executor());
   const std::size_t n = co_await stream_.async_read_some(
       asio::mutable_buffer(&first, 1), asio::redirect_error(asio::use_awaitable, ec));
   idle_ = false;
@@ -286,6 +301,7 @@ asio::awaitable<bool> HttpSession::ServeRequest() {
     co_return false;
   }
   if (parsed.status == HeadStatus::kIncomplete && !co_await ReadHead()) co_return false;
+  const InFlight in_flight(loop_.requests_in_flight);
   RequestHead& head = *head_;
   if (framing_.chunked && !ValidateChunkedPrefix(BufferView(buffer_))) {
     co_await Refuse(http::status::bad_request);

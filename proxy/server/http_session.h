@@ -50,7 +50,8 @@ struct LoopContext {
         listener_tls(listener_tls),
         pool(upstream_tls, options),
         chunks(options.body_chunk_bytes),
-        resources{pool, chunks, texts, options, draining, watches, response_fields} {}
+        resources{pool,     chunks,  texts,           options,
+                  draining, watches, response_fields, requests_in_flight} {}
 
   void CloseIdleSessions();  // keep-alive connections with no request in flight
   void CloseAllSessions();
@@ -75,6 +76,7 @@ struct LoopContext {
   bool draining = false;  // set on the loop's thread
   std::vector<boost::beast::flat_buffer> spare_read_buffers;
   int buffered_waits = 0;             // sessions waiting for a request with a read buffer
+  int requests_in_flight = 0;         // from the head's parse to the last response byte
   HttpSession* sessions = nullptr;    // intrusive list of live sessions
   std::atomic<int> live_sessions{0};  // read by Drain() from another thread
 };

@@ -23,6 +23,7 @@
 
 #include "proxy/server/head_writer.h"
 #include "proxy/server/hop_by_hop.h"
+#include "proxy/server/read_turn.h"
 #include "proxy/server/response_head.h"
 #include "proxy/server/websocket_tunnel.h"
 
@@ -380,6 +381,9 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
         break;
       }
       auto& buffer = upstream_->buffer;
+      if (ReadAfterOthers(resources_.requests_in_flight, 1)) {
+        co_await OneLoopTurn(upstream_->stream.get_executor());
+      }
       const std::size_t n = co_await upstream_->stream.async_read_some(
           buffer.prepare(beast::read_size(buffer, kStreamReadBytes)),
           asio::redirect_error(asio::use_awaitable, ec));

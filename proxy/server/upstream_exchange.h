@@ -104,6 +104,7 @@ struct ExchangeResources {
   // The fields of the response head being relayed: the loop's scratch,
   // refilled by each parse and used before the next suspension.
   std::vector<ResponseField>& response_fields;
+  const int& requests_in_flight;  // on the loop, this exchange's included (read_turn.h)
 };
 
 // The client half: its stream, read buffer, the request head (already
