@@ -19,7 +19,8 @@
 //
 // One event loop: no member is thread-safe. The state lives on the heap
 // (shared with the timer's handler) so the stream can move while a wait is
-// outstanding; destroying or closing the stream cancels the timer.
+// outstanding; destroying or closing the stream closes the socket and
+// cancels the timer.
 #pragma once
 
 // clang-format off
@@ -30,6 +31,7 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -51,13 +53,15 @@ class DeadlineStream {
       : state_(std::make_shared<State>(std::move(socket))) {}
   explicit DeadlineStream(const executor_type& executor)
       : state_(std::make_shared<State>(socket_type(executor))) {}
+  // Closes the socket as tcp::socket's destructor does: a read still in
+  // flight (or waiting its turn) then fails instead of holding the socket.
   ~DeadlineStream() {
-    if (state_) CancelTimer(*state_);
+    if (state_) close();
   }
   DeadlineStream(DeadlineStream&&) noexcept = default;
   DeadlineStream& operator=(DeadlineStream&& other) noexcept {
     if (this != &other) {
-      if (state_) CancelTimer(*state_);
+      if (state_) close();
       state_ = std::move(other.state_);
     }
     return *this;
@@ -79,11 +83,23 @@ class DeadlineStream {
     CancelTimer(*state_);
   }
 
+  // The next read starts only after the handlers already queued on the
+  // loop and its next poll (read_turn.h says when and why).
+  void read_after_turn() { state_->read_after_turn = true; }
+
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const MutableBuffers& b) {
           if (!Start<true>(handler)) return;
+          if (state_->read_after_turn) {
+            state_->read_after_turn = false;
+            boost::asio::defer(state_->socket.get_executor(), [state = state_, b,
+                                                               h = std::move(handler)]() mutable {
+              state->socket.async_read_some(b, Completion<decltype(h)>{state, std::move(h)});
+            });
+            return;
+          }
           state_->socket.async_read_some(b,
                                          Completion<decltype(handler)>{state_, std::move(handler)});
         },
@@ -124,6 +140,7 @@ class DeadlineStream {
     int pending = 0;         // reads, writes and connects in flight
     bool timed_out = false;  // the deadline closed the socket under an operation
     bool expired = false;    // the deadline passed with nothing in flight
+    bool read_after_turn = false;
   };
 
   // Completes the caller's operation, reporting a timeout as tcp_stream does.

@@ -10,6 +10,7 @@
 #include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gatehouse::server {
@@ -186,6 +188,64 @@ TEST(DeadlineStreamTest, ConnectToASilentPeerTimesOut) {
   ASSERT_TRUE(result.has_value());
   EXPECT_TRUE(*result) << "connected to TEST-NET-1?";
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+// read_after_turn: the read starts behind the handlers already queued, so it
+// takes what they let arrive; the next read starts at once again.
+TEST(DeadlineStreamTest, AReadAfterTheTurnStartsBehindQueuedHandlers) {
+  Pair p;
+  p.stream->expires_after(std::chrono::seconds(5));
+  const auto write_from_peer = [&p](std::string_view text) {
+    asio::write(*p.peer, asio::buffer(text.data(), text.size()));
+  };
+  const auto wait_readable = [&p] {
+    error_code ignored;
+    p.stream->socket().wait(tcp::socket::wait_read, ignored);
+  };
+  write_from_peer("hello");
+  wait_readable();
+  asio::post(p.io, [&] { write_from_peer("world"); });
+  p.stream->read_after_turn();
+  auto result = p.Read();
+  ASSERT_FALSE(result.ec) << result.ec.message();
+  EXPECT_EQ(result.bytes, 10u) << "the read started after the queued handler wrote more";
+
+  write_from_peer("hello");
+  wait_readable();
+  asio::post(p.io, [&] { write_from_peer("world"); });
+  result = p.Read();  // no turn this time: the read takes what is there when it starts
+  ASSERT_FALSE(result.ec) << result.ec.message();
+  EXPECT_EQ(result.bytes, 5u);
+  EXPECT_EQ(p.Read().bytes, 5u);  // the rest
+}
+
+TEST(DeadlineStreamTest, AReadWaitingItsTurnKeepsTheDeadline) {
+  Pair p;
+  p.stream->expires_after(milliseconds(50));
+  p.stream->read_after_turn();
+  const auto result = p.Read();
+  EXPECT_EQ(result.ec, boost::beast::error::timeout);
+  EXPECT_FALSE(p.stream->socket().is_open());
+}
+
+TEST(DeadlineStreamTest, AStreamGoneBeforeItsReadsTurnFailsTheRead) {
+  for (const bool destroy : {false, true}) {
+    Pair p;
+    p.stream->read_after_turn();
+    Pair::ReadResult result;
+    char buffer[8];
+    p.stream->async_read_some(asio::buffer(buffer), [&](error_code ec, std::size_t n) {
+      result = {ec, n, true};
+    });
+    if (destroy) {
+      p.stream.reset();  // the read's start still holds the socket's state
+    } else {
+      p.stream->close();
+    }
+    p.io.run();
+    ASSERT_TRUE(result.done) << (destroy ? "destroyed" : "closed");
+    EXPECT_TRUE(result.ec) << (destroy ? "destroyed" : "closed");
+  }
 }
 
 TEST(DeadlineStreamTest, DestroyingTheStreamStopsItsTimer) {

@@ -164,7 +164,7 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
     loop_.ReleaseReadBuffer(buffer_);
     loop_.TakeReadBuffer(buffer_);
     error_code ec;
-    if (ReadAfterOthers(loop_.requests_in_flight, 0)) co_await OneLoopTurn(stream_.get_executor());
+    if (ReadAfterOthers(loop_.requests_in_flight, 0)) stream_.tcp().read_after_turn();
     const std::size_t n = co_await stream_.async_read_some(
         buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
     --loop_.buffered_waits;
@@ -181,7 +181,7 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   loop_.ReleaseReadBuffer(buffer_);
   error_code ec;
   char first = 0;
-  if (ReadAfterOthers(loop_.requests_in_flight, 0)) co_await OneLoopTurn(stream_.get_executor());
+  if (ReadAfterOthers(loop_.requests_in_flight, 0)) stream_.tcp().read_after_turn();
   const std::size_t n = co_await stream_.async_read_some(
       asio::mutable_buffer(&first, 1), asio::redirect_error(asio::use_awaitable, ec));
   idle_ = false;

@@ -382,7 +382,7 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
       }
       auto& buffer = upstream_->buffer;
       if (ReadAfterOthers(resources_.requests_in_flight, 1)) {
-        co_await OneLoopTurn(upstream_->stream.get_executor());
+        upstream_->stream.tcp().read_after_turn();
       }
       const std::size_t n = co_await upstream_->stream.async_read_some(
           buffer.prepare(beast::read_size(buffer, kStreamReadBytes)),
