@@ -27,6 +27,8 @@ target_link_libraries(gatehouse_gate
 set(GATEHOUSE_GATE_TEST_LIBS gatehouse_gate gatehouse_auth_testing)
 gatehouse_test(identity_headers_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/identity_headers_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
+gatehouse_test(line_cache_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/line_cache_test.cc
+  LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(added_fields_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/added_fields_test.cc
   LIBS ${GATEHOUSE_GATE_TEST_LIBS})
 gatehouse_test(assertion_signer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/assertion_signer_test.cc

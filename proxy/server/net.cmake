@@ -13,6 +13,7 @@ add_library(gatehouse_net STATIC
   ${CMAKE_CURRENT_LIST_DIR}/hop_by_hop.cc
   ${CMAKE_CURRENT_LIST_DIR}/client_watch.cc
   ${CMAKE_CURRENT_LIST_DIR}/upstream_exchange.cc
+  ${CMAKE_CURRENT_LIST_DIR}/upstream_response.cc
   ${CMAKE_CURRENT_LIST_DIR}/upstream_pool.cc
   ${CMAKE_CURRENT_LIST_DIR}/websocket_tunnel.cc
 )

@@ -131,7 +131,7 @@ struct ExchangeResult {
   std::chrono::microseconds upstream_time{0};
 };
 
-struct WriteParts;  // the buffers of one gather write (upstream_exchange.cc)
+struct WriteParts;  // the buffers of one gather write (upstream_exchange_internal.h)
 
 class UpstreamExchange {
  public:
