@@ -32,13 +32,18 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/defer.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <new>
+#include <vector>
 
 namespace gatehouse::server {
 
@@ -84,7 +89,8 @@ class DeadlineStream {
   }
 
   // The next read starts only after the handlers already queued on the
-  // loop and its next poll (read_turn.h says when and why).
+  // loop and its next poll (read_turn.h says when and why). The reads
+  // deferred in one turn of the loop start together (ReadTurns below).
   void read_after_turn() { state_->read_after_turn = true; }
 
   template <class MutableBuffers, class Token>
@@ -94,10 +100,7 @@ class DeadlineStream {
           if (!Start<true>(handler)) return;
           if (state_->read_after_turn) {
             state_->read_after_turn = false;
-            boost::asio::defer(state_->socket.get_executor(), [state = state_, b,
-                                                               h = std::move(handler)]() mutable {
-              state->socket.async_read_some(b, Completion<decltype(h)>{state, std::move(h)});
-            });
+            Defer(b, std::move(handler));
             return;
           }
           state_->socket.async_read_some(b,
@@ -130,6 +133,14 @@ class DeadlineStream {
   }
 
  private:
+  // Room for a deferred read's buffers and handler: a coroutine's read of
+  // one buffer takes 80-88 bytes (its handler holds the type-erased
+  // executor). A larger read (TLS's, Beast's composed reads) is queued on
+  // its own.
+  static constexpr std::size_t kDeferredBytes = 96;
+
+  class ReadTurns;
+
   struct State {
     explicit State(socket_type s) : socket(std::move(s)), timer(socket.get_executor()) {}
     socket_type socket;
@@ -141,7 +152,96 @@ class DeadlineStream {
     bool timed_out = false;  // the deadline closed the socket under an operation
     bool expired = false;    // the deadline passed with nothing in flight
     bool read_after_turn = false;
+    ReadTurns* turns = nullptr;  // this loop's, found at the first deferred read
+
+    // A read waiting its turn: its buffers and handler, and how to start or
+    // drop them. Set only while the loop's ReadTurns holds this state.
+    void (*start_deferred)(std::shared_ptr<State>&&, State&) = nullptr;
+    void (*drop_deferred)(State&) = nullptr;
+    alignas(std::max_align_t) unsigned char deferred[kDeferredBytes];
+
+    ~State() {
+      if (drop_deferred) drop_deferred(*this);
+    }
   };
+
+  // The reads of one event loop that wait their turn, started together by
+  // one handler queued behind the loop's next poll: one queued handler per
+  // turn of the loop instead of one per read. The handler goes at the tail
+  // of the queue, behind the reactor's marker, so every read that joins the
+  // batch before it runs still starts after the next poll. One thread runs
+  // each loop, as everywhere in the proxy: no locking.
+  class ReadTurns final : public boost::asio::execution_context::service {
+   public:
+    using key_type = ReadTurns;
+    static inline boost::asio::execution_context::id id;
+    explicit ReadTurns(boost::asio::execution_context& context) : service(context) {}
+
+    template <class Executor>
+    void Add(std::shared_ptr<State> state, const Executor& executor) {
+      waiting_.push_back(std::move(state));
+      if (waiting_.size() == 1) boost::asio::defer(executor, [this] { StartAll(); });
+    }
+
+   private:
+    void StartAll() {
+      starting_.swap(waiting_);  // reads deferred from here on form the next batch
+      for (std::shared_ptr<State>& state : starting_) {
+        State& s = *state;
+        const auto start = s.start_deferred;
+        s.start_deferred = nullptr;
+        s.drop_deferred = nullptr;
+        start(std::move(state), s);
+      }
+      starting_.clear();
+    }
+
+    // The loop is going away with reads still waiting: their handlers are
+    // destroyed, as the loop destroys the handlers left in its queue.
+    void shutdown() override {
+      waiting_.clear();
+      starting_.clear();
+    }
+
+    std::vector<std::shared_ptr<State>> waiting_;
+    std::vector<std::shared_ptr<State>> starting_;
+  };
+
+  template <class Buffers, class Handler>
+  struct DeferredRead {
+    Buffers buffers;
+    Handler handler;
+  };
+
+  template <class Buffers, class Handler>
+  void Defer(const Buffers& buffers, Handler handler) {
+    using Read = DeferredRead<Buffers, Handler>;
+    State& s = *state_;
+    if constexpr (sizeof(Read) > kDeferredBytes || alignof(Read) > alignof(std::max_align_t)) {
+      boost::asio::defer(s.socket.get_executor(),
+                         [state = state_, buffers, h = std::move(handler)]() mutable {
+                           state->socket.async_read_some(
+                               buffers, Completion<Handler>{state, std::move(h)});
+                         });
+    } else {
+      new (s.deferred) Read{buffers, std::move(handler)};
+      s.start_deferred = [](std::shared_ptr<State>&& state, State& st) {
+        Read* read = std::launder(reinterpret_cast<Read*>(st.deferred));
+        const Buffers b = read->buffers;
+        Handler h = std::move(read->handler);
+        read->~Read();
+        st.socket.async_read_some(b, Completion<Handler>{std::move(state), std::move(h)});
+      };
+      s.drop_deferred = [](State& st) {
+        std::launder(reinterpret_cast<Read*>(st.deferred))->~Read();
+      };
+      if (!s.turns) {
+        s.turns = &boost::asio::use_service<ReadTurns>(
+            boost::asio::query(s.socket.get_executor(), boost::asio::execution::context));
+      }
+      s.turns->Add(state_, s.socket.get_executor());
+    }
+  }
 
   // Completes the caller's operation, reporting a timeout as tcp_stream does.
   template <class Handler>

@@ -219,6 +219,64 @@ TEST(DeadlineStreamTest, AReadAfterTheTurnStartsBehindQueuedHandlers) {
   EXPECT_EQ(p.Read().bytes, 5u);  // the rest
 }
 
+// The reads that wait their turn in one turn of the loop start together,
+// behind the handlers queued before the first of them, each on its own
+// stream and with its own handler.
+TEST(DeadlineStreamTest, ReadsDeferredInOneTurnAllStartBehindTheQueuedHandlers) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::vector<DeadlineStream> streams;
+  std::vector<tcp::socket> peers;
+  for (int i = 0; i < 3; ++i) {
+    tcp::socket client(io);
+    client.connect(acceptor.local_endpoint());
+    peers.push_back(acceptor.accept());
+    streams.emplace_back(std::move(client));
+  }
+  std::vector<std::string> received(streams.size());
+  std::vector<std::array<char, 32>> buffers(streams.size());
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    const std::string head = "part" + std::to_string(i);
+    asio::write(peers[i], asio::buffer(head));
+    error_code ignored;
+    streams[i].socket().wait(tcp::socket::wait_read, ignored);
+    // Queued before the reads: what it writes must be in each read.
+    asio::post(io, [&peers, i] { asio::write(peers[i], asio::buffer(std::string("+more"))); });
+  }
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    streams[i].read_after_turn();
+    streams[i].async_read_some(asio::buffer(buffers[i]), [&, i](error_code ec, std::size_t n) {
+      ASSERT_FALSE(ec) << ec.message();
+      received[i].assign(buffers[i].data(), n);
+      ++done;
+    });
+  }
+  while (done < streams.size() && io.run_one() > 0) {
+  }
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    EXPECT_EQ(received[i], "part" + std::to_string(i) + "+more") << "stream " << i;
+  }
+}
+
+// A loop destroyed while a read waits its turn destroys the read's handler
+// without calling it, as it does with the handlers left in its queue.
+TEST(DeadlineStreamTest, ALoopGoneWithAReadWaitingItsTurnDropsTheHandler) {
+  auto witness = std::make_shared<int>(0);
+  bool called = false;
+  {
+    Pair p;
+    p.stream->read_after_turn();
+    char buffer[8];
+    p.stream->async_read_some(asio::buffer(buffer),
+                              [witness, &called](error_code, std::size_t) { called = true; });
+    EXPECT_EQ(witness.use_count(), 2);
+    p.stream.reset();
+  }
+  EXPECT_FALSE(called);
+  EXPECT_EQ(witness.use_count(), 1) << "the waiting read's handler outlived its loop";
+}
+
 TEST(DeadlineStreamTest, AReadWaitingItsTurnKeepsTheDeadline) {
   Pair p;
   p.stream->expires_after(milliseconds(50));

@@ -18,9 +18,12 @@
 // be handled before that poll anyway. With nothing else to do, the read starts
 // at once: a turn would only add an empty poll.
 //
-// DeadlineStream::read_after_turn defers the read's start itself (one
-// handler on the loop's queue, about 1,060 instructions); a co_await of
-// asio::post in the coroutine cost 1,775.
+// DeadlineStream::read_after_turn defers the read's start itself: the read
+// waits in the loop's batch (DeadlineStream::ReadTurns), and one handler
+// queued on the loop starts every read of the batch. callgrind, whole
+// process under 64 connections: 21,829 instructions per proxied request
+// with one queued handler per deferred read, 20,917 with the batch (19,700
+// without any turn); a co_await of asio::post per read cost more still.
 #pragma once
 
 namespace gatehouse::server {
