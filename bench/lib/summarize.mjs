@@ -75,7 +75,7 @@ function Scenario2() {
   const rows = results.filter((r) => r.scenario === 2);
   if (!rows.length) return;
   const direct = results.find((r) => r.scenario === 2 && r.name === 'direct');
-  md.push(`## 2. Latency at a fixed offered load of ${meta.rate} req/s (open loop, lib/open-loop.mjs)`, '');
+  md.push(`## 2. Latency at a fixed offered load of ${meta.rate} req/s (open loop, gatehouse-open-loop)`, '');
   md.push('| peer | achieved req/s | p50 ms | p99 ms | p99.9 ms | added p50 | added p99 | added p99.9 |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const added = (r, k) => (direct ? r.metrics[k].median - direct.metrics[k].median : NaN);
   for (const r of rows) {
