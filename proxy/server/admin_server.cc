@@ -6,7 +6,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
@@ -18,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/tls_context.h"
 
 namespace gatehouse::server {
@@ -28,7 +28,7 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-ClientInfo AdminClientInfo(const tcp::socket& socket, bool tls) {
+ClientInfo AdminClientInfo(const TcpSocket& socket, bool tls) {
   ClientInfo info;
   info.tls = tls;
   error_code ec;
@@ -64,7 +64,7 @@ struct AdminContext {
 struct AdminServer::State {
   std::unique_ptr<ssl::context> tls;
   asio::io_context io{1};
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<TcpAcceptor> acceptor;
   std::thread thread;
   std::optional<AdminContext> context;
 };
@@ -133,16 +133,16 @@ std::optional<LocalResponse> AdmitBody(AdminParser& parser, AdminContext& contex
 // the client still sends for a moment (bounded in time and bytes, never
 // buffered), so closing does not reset the connection before the client has
 // read the answer.
-asio::awaitable<void> LingeringClose(NetStream& stream) {
+Task<void> LingeringClose(NetStream& stream) {
   constexpr std::size_t kMaxDiscardBytes = 1024 * 1024;
   error_code ec;
   DeadlineStream& tcp = stream.tcp();
-  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+  tcp.socket().shutdown(TcpSocket::shutdown_send, ec);
   tcp.expires_after(std::chrono::seconds(1));
   std::array<char, 16 * 1024> sink;
   for (std::size_t discarded = 0; !ec && discarded < kMaxDiscardBytes;) {
-    discarded += co_await tcp.async_read_some(asio::buffer(sink),
-                                              asio::redirect_error(asio::use_awaitable, ec));
+    discarded +=
+        co_await tcp.async_read_some(asio::buffer(sink), asio::redirect_error(kUseTask, ec));
   }
 }
 
@@ -178,8 +178,8 @@ LocalResponse HandleWhole(AdminHandler& handler, const AdminParser& parser,
 
 // Reads one request (head first, then the body the head admits), asks the
 // handler, answers. Returns keep-alive.
-asio::awaitable<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, AdminContext& context,
-                               const ClientInfo& client) {
+Task<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, AdminContext& context,
+                    const ClientInfo& client) {
   const AdminOptions& options = context.options;
   AdminParser parser;
   parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
@@ -187,8 +187,7 @@ asio::awaitable<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, Ad
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   error_code ec;
   stream.tcp().expires_after(options.header_timeout);
-  co_await http::async_read_header(stream, buffer, parser,
-                                   asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(kUseTask, ec));
   if (ec == http::error::end_of_stream || ec == beast::error::timeout) co_return false;
   std::optional<LargeBodySlot> slot;
   std::optional<LocalResponse> early;
@@ -197,11 +196,10 @@ asio::awaitable<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, Ad
     stream.tcp().expires_after(options.idle_timeout);
     if (!parser.is_done() && parser.get()[http::field::expect] == "100-continue") {
       http::response<http::empty_body> proceed{http::status::continue_, 11};
-      co_await http::async_write(stream, proceed, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_write(stream, proceed, asio::redirect_error(kUseTask, ec));
     }
     if (!ec) {
-      co_await http::async_read(stream, buffer, parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(kUseTask, ec));
     }
   }
   std::optional<LocalResponse> response = early;
@@ -210,19 +208,19 @@ asio::awaitable<bool> ServeOne(NetStream& stream, beast::flat_buffer& buffer, Ad
   if (!response) response = HandleWhole(context.handler, parser, client);
   slot.reset();
   stream.tcp().expires_after(options.idle_timeout);
-  co_await http::async_write(stream, *response, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write(stream, *response, asio::redirect_error(kUseTask, ec));
   if (!ec && !parser.is_done()) co_await LingeringClose(stream);
   co_return response->keep_alive() && parser.is_done() && !ec;
 }
 
-asio::awaitable<void> AdminSession(NetStream stream, AdminContext& context) {
+Task<void> AdminSession(NetStream stream, AdminContext& context) {
   const AdminOptions& options = context.options;
   ClientInfo client = AdminClientInfo(stream.tcp().socket(), stream.is_tls());
   error_code ec;
   if (stream.is_tls()) {
     stream.tcp().expires_after(options.header_timeout);
     co_await stream.tls()->async_handshake(ssl::stream_base::server,
-                                           asio::redirect_error(asio::use_awaitable, ec));
+                                           asio::redirect_error(kUseTask, ec));
     // A certificate that does not verify ends here (tls_context.h): no request is read.
     if (ec) {
       stream.Close();
@@ -236,12 +234,10 @@ asio::awaitable<void> AdminSession(NetStream stream, AdminContext& context) {
   stream.Close();
 }
 
-asio::awaitable<void> AdminAccept(tcp::acceptor& acceptor, ssl::context* tls,
-                                  AdminContext& context) {
+Task<void> AdminAccept(TcpAcceptor& acceptor, ssl::context* tls, AdminContext& context) {
   for (;;) {
     error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    TcpSocket socket = co_await acceptor.async_accept(asio::redirect_error(kUseTask, ec));
     if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) continue;
     // TLS writes a response head and body as separate records: without this,
@@ -285,7 +281,7 @@ Status AdminServer::Start() {
   const tcp::endpoint endpoint(address, options_.listen_port);
   auto& acceptor = state->acceptor.emplace(state->io);
   acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(TcpAcceptor::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {

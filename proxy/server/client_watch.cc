@@ -5,9 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 
 #include "proxy/server/upstream_pool.h"
@@ -20,7 +18,7 @@ using boost::system::error_code;
 void ArmClientWatch(const std::shared_ptr<ClientWatch>& watch) {
   watch->armed = true;
   watch->client->tcp().socket().async_wait(
-      asio::ip::tcp::socket::wait_read, [watch](const error_code& ec) {
+      asio::socket_base::wait_read, [watch](const error_code& ec) {
         watch->armed = false;
         if (ec == asio::error::operation_aborted || !watch->exchange_active) return;
         if (!ec) {
@@ -68,12 +66,12 @@ void ClientWatchSweep::Delist(ClientWatch& watch) {
 // Runs while some exchange waits unwatched; ends when none does (an idle loop
 // keeps no timer). An exchange enlisted before the previous tick has waited at
 // least one period: its wait is armed now (an epoll_ctl), and it leaves the list.
-asio::awaitable<void> ClientWatchSweep::Run() {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+Task<void> ClientWatchSweep::Run() {
+  SteadyTimer timer(co_await asio::this_coro::executor);
   while (head_) {
     timer.expires_after(period_);
     error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(kUseTask, ec));
     if (ec) break;
     ++generation_;
     for (ClientWatch* watch = head_; watch;) {

@@ -13,11 +13,11 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 // clang-format on
 
-#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/tls_context.h"
 
 namespace gatehouse::server {
@@ -62,7 +62,7 @@ class ClientWatchSweep {
   void Delist(ClientWatch& watch);  // no-op unless enlisted here
 
  private:
-  boost::asio::awaitable<void> Run();
+  Task<void> Run();
 
   std::chrono::milliseconds period_;
   ClientWatch* head_ = nullptr;  // intrusive list of enlisted watches

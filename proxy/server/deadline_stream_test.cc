@@ -37,7 +37,7 @@ struct Pair {
 
   Pair() {
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    tcp::socket client(io);
+    TcpSocket client(io);  // DeadlineStream::socket_type
     client.connect(acceptor.local_endpoint());
     peer.emplace(acceptor.accept());
     stream.emplace(std::move(client));
@@ -228,7 +228,7 @@ TEST(DeadlineStreamTest, ReadsDeferredInOneTurnAllStartBehindTheQueuedHandlers) 
   std::vector<DeadlineStream> streams;
   std::vector<tcp::socket> peers;
   for (int i = 0; i < 3; ++i) {
-    tcp::socket client(io);
+    TcpSocket client(io);
     client.connect(acceptor.local_endpoint());
     peers.push_back(acceptor.accept());
     streams.emplace_back(std::move(client));

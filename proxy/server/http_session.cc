@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cstdio>
@@ -49,7 +48,7 @@ std::chrono::microseconds Since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
 }
 
-ClientInfo MakeClientInfo(const asio::ip::tcp::socket& socket, bool tls) {
+ClientInfo MakeClientInfo(const TcpSocket& socket, bool tls) {
   ClientInfo info;
   info.tls = tls;
   error_code ec;
@@ -68,7 +67,7 @@ ClientInfo MakeClientInfo(const asio::ip::tcp::socket& socket, bool tls) {
   return info;
 }
 
-NetStream MakeStream(asio::ip::tcp::socket socket, ssl::context* tls) {
+NetStream MakeStream(TcpSocket socket, ssl::context* tls) {
   DeadlineStream tcp(std::move(socket));
   if (tls) return NetStream(std::move(tcp), *tls);
   return NetStream(std::move(tcp));
@@ -108,7 +107,7 @@ void LoopContext::CloseAllSessions() {
   for (HttpSession* s = sessions; s; s = s->next()) s->Close();
 }
 
-HttpSession::HttpSession(LoopContext& loop, asio::ip::tcp::socket socket)
+HttpSession::HttpSession(LoopContext& loop, TcpSocket socket)
     : loop_(loop),
       stream_(MakeStream(std::move(socket), loop.listener_tls)),
       client_(MakeClientInfo(stream_.tcp().socket(), loop.listener_tls != nullptr)),
@@ -128,16 +127,14 @@ HttpSession::~HttpSession() {
   loop_.live_sessions.fetch_sub(1, std::memory_order_relaxed);
 }
 
-asio::awaitable<void> HttpSession::Run(std::unique_ptr<HttpSession> session) {
-  co_await session->Serve();
-}
+Task<void> HttpSession::Run(std::unique_ptr<HttpSession> session) { co_await session->Serve(); }
 
-asio::awaitable<void> HttpSession::Serve() {
+Task<void> HttpSession::Serve() {
   error_code ec;
   if (stream_.is_tls()) {
     stream_.tcp().expires_after(loop_.options.header_timeout);
     co_await stream_.tls()->async_handshake(ssl::stream_base::server,
-                                            asio::redirect_error(asio::use_awaitable, ec));
+                                            asio::redirect_error(kUseTask, ec));
     if (ec) co_return;
   }
   while (co_await WaitForRequest()) {
@@ -146,7 +143,7 @@ asio::awaitable<void> HttpSession::Serve() {
   co_await LingeringClose();
 }
 
-asio::awaitable<bool> HttpSession::WaitForRequest() {
+Task<bool> HttpSession::WaitForRequest() {
   if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
   // A draining server takes no new request on a kept-alive connection.
   if (loop_.draining) co_return false;
@@ -165,8 +162,8 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
     loop_.TakeReadBuffer(buffer_);
     error_code ec;
     if (ReadAfterOthers(loop_.requests_in_flight, 0)) stream_.tcp().read_after_turn();
-    const std::size_t n = co_await stream_.async_read_some(
-        buffer_.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n = co_await stream_.async_read_some(buffer_.prepare(kReadChunk),
+                                                           asio::redirect_error(kUseTask, ec));
     --loop_.buffered_waits;
     idle_ = false;
     if (ec || n == 0) co_return false;
@@ -182,8 +179,8 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   error_code ec;
   char first = 0;
   if (ReadAfterOthers(loop_.requests_in_flight, 0)) stream_.tcp().read_after_turn();
-  const std::size_t n = co_await stream_.async_read_some(
-      asio::mutable_buffer(&first, 1), asio::redirect_error(asio::use_awaitable, ec));
+  const std::size_t n = co_await stream_.async_read_some(asio::mutable_buffer(&first, 1),
+                                                         asio::redirect_error(kUseTask, ec));
   idle_ = false;
   if (ec || n != 1) co_return false;
   loop_.TakeReadBuffer(buffer_);
@@ -209,9 +206,8 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
   buffer_.commit(1);
   const std::size_t waiting = stream_.tcp().socket().available(ec);
   if (!ec && waiting > 0) {
-    const std::size_t more =
-        co_await stream_.async_read_some(buffer_.prepare(std::min(waiting, kReadChunk)),
-                                         asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t more = co_await stream_.async_read_some(
+        buffer_.prepare(std::min(waiting, kReadChunk)), asio::redirect_error(kUseTask, ec));
     if (ec) co_return false;
     buffer_.commit(more);
   }
@@ -223,7 +219,7 @@ asio::awaitable<bool> HttpSession::WaitForRequest() {
 // its bytes arrive and parsed once its blank line is there, so a client
 // sending one byte at a time costs one scan of each byte, not one parse per
 // byte. The deadline is for the whole head: a client trickling bytes gains nothing.
-asio::awaitable<bool> HttpSession::ReadHead() {
+Task<bool> HttpSession::ReadHead() {
   const auto& options = loop_.options;
   const RequestHeadLimits limits{options.max_header_bytes, options.max_header_count};
   stream_.tcp().expires_after(options.header_timeout);
@@ -254,7 +250,7 @@ asio::awaitable<bool> HttpSession::ReadHead() {
     error_code ec;
     const std::size_t n = co_await stream_.async_read_some(
         buffer_.prepare(std::min(kReadChunk, buffer_.max_size() - buffer_.size())),
-        asio::redirect_error(asio::use_awaitable, ec));
+        asio::redirect_error(kUseTask, ec));
     if (ec) co_return false;  // timeout (slowloris) or gone: close without a word
     buffer_.commit(n);
   }
@@ -294,7 +290,7 @@ RequestHeadResult HttpSession::ParseBufferedHead() {
   return parsed;
 }
 
-asio::awaitable<bool> HttpSession::ServeRequest() {
+Task<bool> HttpSession::ServeRequest() {
   const RequestHeadResult parsed = ParseBufferedHead();
   if (parsed.status == HeadStatus::kRefused) {
     co_await Refuse(parsed.refusal.status);
@@ -378,18 +374,17 @@ void HttpSession::AskGate(RequestHead& head) {
 
 // The gate answers later (an issuer's first keys are being fetched): wait
 // for the answer on this loop.
-asio::awaitable<void> HttpSession::WaitForVerdict() {
+Task<void> HttpSession::WaitForVerdict() {
   while (!pending_verdict_) {
     waiting_for_gate_ = true;
-    gate_wakeup_.expires_at(asio::steady_timer::time_point::max());
+    gate_wakeup_.expires_at(SteadyTimer::time_point::max());
     error_code ec;
-    co_await gate_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await gate_wakeup_.async_wait(asio::redirect_error(kUseTask, ec));
     waiting_for_gate_ = false;
   }
 }
 
-asio::awaitable<ExchangeOutcome> HttpSession::AnswerLocally(LocalResponse& response,
-                                                            bool keep_alive) {
+Task<ExchangeOutcome> HttpSession::AnswerLocally(LocalResponse& response, bool keep_alive) {
   // An unread request body would be parsed as the next request: close instead.
   keep_alive_ = keep_alive && BodyDone() && !loop_.draining;
   ExchangeOutcome outcome;
@@ -404,7 +399,7 @@ asio::awaitable<ExchangeOutcome> HttpSession::AnswerLocally(LocalResponse& respo
   }
   error_code ec;
   stream_.tcp().expires_after(loop_.options.idle_timeout);
-  co_await http::async_write(stream_, response, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write(stream_, response, asio::redirect_error(kUseTask, ec));
   if (ec) {
     outcome.client_aborted = true;
     keep_alive_ = false;
@@ -412,7 +407,7 @@ asio::awaitable<ExchangeOutcome> HttpSession::AnswerLocally(LocalResponse& respo
   co_return outcome;
 }
 
-asio::awaitable<void> HttpSession::Refuse(http::status status) {
+Task<void> HttpSession::Refuse(http::status status) {
   keep_alive_ = false;
   http::response<http::string_body> response{status, 11};
   response.set(http::field::content_type, "text/plain");
@@ -421,12 +416,12 @@ asio::awaitable<void> HttpSession::Refuse(http::status status) {
   response.prepare_payload();
   error_code ec;
   stream_.tcp().expires_after(loop_.options.header_timeout);
-  co_await http::async_write(stream_, response, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write(stream_, response, asio::redirect_error(kUseTask, ec));
 }
 
 // Half-close, then read and discard for a moment, so that unread request
 // bytes do not turn our close into a reset that destroys the response in flight.
-asio::awaitable<void> HttpSession::LingeringClose() {
+Task<void> HttpSession::LingeringClose() {
   if (!stream_.is_tls()) {
     error_code ec;
     stream_.tcp().socket().shutdown(asio::socket_base::shutdown_send, ec);
@@ -434,8 +429,7 @@ asio::awaitable<void> HttpSession::LingeringClose() {
       stream_.tcp().expires_after(std::min(kLingerLimit, loop_.options.header_timeout));
       char sink[4096];
       for (int i = 0; i < 16 && !ec; ++i) {
-        co_await stream_.async_read_some(asio::buffer(sink),
-                                         asio::redirect_error(asio::use_awaitable, ec));
+        co_await stream_.async_read_some(asio::buffer(sink), asio::redirect_error(kUseTask, ec));
       }
     }
   }

@@ -20,9 +20,6 @@
 // clang-format on
 
 #include <atomic>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <cstddef>
 #include <memory>
@@ -31,6 +28,7 @@
 #include <vector>
 
 #include "proxy/server/gate.h"
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/net_options.h"
 #include "proxy/server/request_head_parser.h"
 #include "proxy/server/tls_context.h"
@@ -83,31 +81,31 @@ struct LoopContext {
 
 class HttpSession {
  public:
-  HttpSession(LoopContext& loop, boost::asio::ip::tcp::socket socket);
+  HttpSession(LoopContext& loop, TcpSocket socket);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
   // The session's coroutine; it owns the session until the connection ends.
-  static boost::asio::awaitable<void> Run(std::unique_ptr<HttpSession> session);
+  static Task<void> Run(std::unique_ptr<HttpSession> session);
 
   bool idle() const { return idle_; }
   void Close() { stream_.Close(); }
   HttpSession* next() const { return next_; }
 
  private:
-  boost::asio::awaitable<void> Serve();
-  boost::asio::awaitable<bool> WaitForRequest();
+  Task<void> Serve();
+  Task<bool> WaitForRequest();
   RequestHeadResult ParseBufferedHead();
-  boost::asio::awaitable<bool> ReadHead();
+  Task<bool> ReadHead();
   void StartBody();
   bool BodyDone() const { return !body_ || body_->is_done(); }
-  boost::asio::awaitable<bool> ServeRequest();
+  Task<bool> ServeRequest();
   void AskGate(RequestHead& head);
-  boost::asio::awaitable<void> WaitForVerdict();
-  boost::asio::awaitable<ExchangeOutcome> AnswerLocally(LocalResponse& response, bool keep_alive);
-  boost::asio::awaitable<void> Refuse(http::status status);
-  boost::asio::awaitable<void> LingeringClose();
+  Task<void> WaitForVerdict();
+  Task<ExchangeOutcome> AnswerLocally(LocalResponse& response, bool keep_alive);
+  Task<void> Refuse(http::status status);
+  Task<void> LingeringClose();
 
   LoopContext& loop_;
   NetStream stream_;
@@ -122,7 +120,7 @@ class HttpSession {
   // Decodes the request body; only a request with one has it.
   std::optional<RequestParser> body_;
   std::shared_ptr<ClientWatch> client_watch_;  // disconnect watch, armed across requests
-  boost::asio::steady_timer gate_wakeup_;
+  SteadyTimer gate_wakeup_;
   std::optional<GateVerdict> pending_verdict_;
   bool waiting_for_gate_ = false;
   std::thread::id loop_thread_;  // the event loop's thread, to recognise a late gate answer

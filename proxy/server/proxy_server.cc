@@ -6,14 +6,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <future>
 #include <optional>
 #include <thread>
 
 #include "proxy/server/http_session.h"
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/tls_context.h"
 
 namespace gatehouse::server {
@@ -46,23 +45,22 @@ struct ProxyServer::Loop {
   // threads only post to it and stop it): the reactor takes no lock per I/O
   // operation; posting stays thread-safe.
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<TcpAcceptor> acceptor;
   std::thread thread;
 };
 
 namespace {
 
-asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, LoopContext& context) {
-  asio::steady_timer backoff(acceptor.get_executor());
+Task<void> AcceptLoop(TcpAcceptor& acceptor, LoopContext& context) {
+  SteadyTimer backoff(acceptor.get_executor());
   for (;;) {
     error_code ec;
-    tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    TcpSocket socket = co_await acceptor.async_accept(asio::redirect_error(kUseTask, ec));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // EMFILE and friends: back off instead of spinning; the listener stays up.
       backoff.expires_after(kAcceptBackoff);
-      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await backoff.async_wait(asio::redirect_error(kUseTask, ec));
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -87,7 +85,7 @@ Status ProxyServer::BindAcceptor(Loop& loop) {
   const tcp::endpoint endpoint(address, port_ ? port_ : options_.listen_port);
   auto& acceptor = loop.acceptor.emplace(loop.io);
   acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(TcpAcceptor::reuse_address(true), ec);
   if (!ec) acceptor.set_option(ReusePort(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);

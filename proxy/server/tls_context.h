@@ -5,7 +5,7 @@
 //   auto server_ctx = MakeServerTlsContext(cert_pem_file, key_pem_file);
 //   if (!server_ctx.ok()) return server_ctx.status();
 //   NetStream client(std::move(tcp), server_ctx->get());   // TLS; handshake next
-//   co_await client.tls()->async_handshake(ssl::stream_base::server, use_awaitable);
+//   co_await client.tls()->async_handshake(ssl::stream_base::server, kUseTask);
 //
 //   auto upstream_ctx = MakeUpstreamTlsContext("");         // system trust store
 //   NetStream upstream(std::move(tcp), upstream_ctx->get());

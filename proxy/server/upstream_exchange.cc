@@ -15,7 +15,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
@@ -152,7 +151,7 @@ bool UpstreamExchange::Retryable() const {
   return !request_has_body_ && IsIdempotent(client_.head.method());
 }
 
-asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
+Task<ExchangeResult> UpstreamExchange::Run() {
   const auto started = Clock::now();
   for (int attempt = 0;; ++attempt) {
     // A pooled connection needs no suspension; only a new one is awaited.
@@ -173,7 +172,7 @@ asio::awaitable<ExchangeResult> UpstreamExchange::Run() {
       error_code ec;
       upstream_->stream.tcp().expires_after(target_.timeout);
       co_await asio::async_write(upstream_->stream, rest.buffers,
-                                 asio::redirect_error(asio::use_awaitable, ec));
+                                 asio::redirect_error(kUseTask, ec));
       sent = FinishHead(ec);
     }
     if (sent == SendResult::kUpstreamFailed && may_retry) {
@@ -241,7 +240,7 @@ UpstreamExchange::SendResult UpstreamExchange::FinishHead(const error_code& ec) 
   return SendResult::kSent;
 }
 
-asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
+Task<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
   const auto& request = client_.head;
   error_code ec;
   const auto& options = resources_.options;
@@ -250,7 +249,7 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     client_.stream.tcp().expires_after(options.idle_timeout);
     co_await asio::async_write(client_.stream, asio::buffer(kContinue.data(), kContinue.size()),
-                               asio::redirect_error(asio::use_awaitable, ec));
+                               asio::redirect_error(kUseTask, ec));
     if (ec) co_return SendResult::kClientFailed;
   }
   text_.clear();
@@ -286,7 +285,7 @@ asio::awaitable<UpstreamExchange::SendResult> UpstreamExchange::SendRequest() {
     if (!WriteNow(upstream_->stream, parts)) {
       upstream_->stream.tcp().expires_after(target_.timeout);
       co_await asio::async_write(upstream_->stream, parts.buffers,
-                                 asio::redirect_error(asio::use_awaitable, ec));
+                                 asio::redirect_error(kUseTask, ec));
       if (ec) co_return SendResult::kUpstreamFailed;
     }
     text_.clear();
@@ -303,7 +302,7 @@ void UpstreamExchange::CopyRequestId(Fields& response) const {
   if (id) response.set("X-Request-Id", boost::beast::string_view(id->data(), id->size()));
 }
 
-asio::awaitable<void> UpstreamExchange::WriteError(http::status status) {
+Task<void> UpstreamExchange::WriteError(http::status status) {
   result_.status = static_cast<int>(status);
   result_.client_keep_alive = false;
   if (head_written_) {
@@ -323,8 +322,7 @@ asio::awaitable<void> UpstreamExchange::WriteError(http::status status) {
   }
   error_code ec;
   client_.stream.tcp().expires_after(resources_.options.idle_timeout);
-  co_await http::async_write(client_.stream, response,
-                             asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write(client_.stream, response, asio::redirect_error(kUseTask, ec));
   if (ec) result_.client_aborted = true;
   head_written_ = true;
 }

@@ -41,7 +41,6 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 // clang-format on
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -57,6 +56,7 @@
 #include "proxy/server/gate.h"
 #include "proxy/server/head_writer.h"
 #include "proxy/server/hop_by_hop.h"
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/net_options.h"
 #include "proxy/server/response_head.h"
 #include "proxy/server/tls_context.h"
@@ -141,7 +141,7 @@ class UpstreamExchange {
   UpstreamExchange(const UpstreamExchange&) = delete;
   UpstreamExchange& operator=(const UpstreamExchange&) = delete;
 
-  boost::asio::awaitable<ExchangeResult> Run();
+  Task<ExchangeResult> Run();
 
  private:
   enum class SendResult { kSent, kUpstreamFailed, kClientFailed, kBadBody };
@@ -149,21 +149,20 @@ class UpstreamExchange {
   template <class Fields>
   void CopyRequestId(Fields& response) const;
   bool Retryable() const;
-  boost::asio::awaitable<SendResult> SendRequest();
+  Task<SendResult> SendRequest();
   bool SendHeadNow(WriteParts& rest, SendResult& sent);
   SendResult FinishHead(const boost::system::error_code& ec);
   enum class BodyFraming { kNone, kLength, kChunked, kUntilClose };
 
-  boost::asio::awaitable<boost::system::error_code> ReadResponseHead();
+  Task<boost::system::error_code> ReadResponseHead();
   HeadStatus TryTakeUpstreamHead(std::size_t& checked);
   void TakeResponseHead();
-  boost::asio::awaitable<bool> ForwardInterimResponse();
+  Task<bool> ForwardInterimResponse();
   void StartBodyDecoder();
   bool BodyPieceAtHand(const char*& data, std::size_t& n, bool& last);
-  boost::asio::awaitable<boost::system::error_code> NextBodyPiece(const char*& data, std::size_t& n,
-                                                                  bool& last);
-  boost::asio::awaitable<void> RelayResponse();
-  boost::asio::awaitable<void> WriteError(http::status status);
+  Task<boost::system::error_code> NextBodyPiece(const char*& data, std::size_t& n, bool& last);
+  Task<void> RelayResponse();
+  Task<void> WriteError(http::status status);
   void StartClientWatch();
   void StopClientWatch();
   void CloseUpstream();

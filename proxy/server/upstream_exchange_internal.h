@@ -13,13 +13,13 @@
 #include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <cstddef>
 #include <string>
 #include <string_view>
 
 #include "proxy/server/head_writer.h"
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/upstream_exchange.h"
 
 namespace gatehouse::server {
@@ -48,8 +48,8 @@ inline constexpr std::string_view kChunkEndThenLast = "\r\n0\r\n\r\n";
 // byte; put_eof() ends a close-delimited body, as Beast's own read does.
 // The caller sets the stream's deadline.
 template <bool kIsRequest>
-asio::awaitable<error_code> ParseSome(NetStream& stream, beast::flat_buffer& buffer,
-                                      http::basic_parser<kIsRequest>& parser) {
+Task<error_code> ParseSome(NetStream& stream, beast::flat_buffer& buffer,
+                           http::basic_parser<kIsRequest>& parser) {
   for (;;) {
     error_code ec;
     if (buffer.size() > 0) {
@@ -61,8 +61,8 @@ asio::awaitable<error_code> ParseSome(NetStream& stream, beast::flat_buffer& buf
     }
     const std::size_t room = beast::read_size(buffer, kStreamReadBytes);
     if (room == 0) co_return http::error::buffer_overflow;
-    const std::size_t n = co_await stream.async_read_some(
-        buffer.prepare(room), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n =
+        co_await stream.async_read_some(buffer.prepare(room), asio::redirect_error(kUseTask, ec));
     if (ec == asio::error::eof) {
       if (!parser.got_some()) co_return http::error::end_of_stream;
       parser.put_eof(ec);

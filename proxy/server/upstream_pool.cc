@@ -5,7 +5,6 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 
 namespace gatehouse::server {
@@ -59,12 +58,12 @@ void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> connection) {
   connections.push_back(std::move(connection));
 }
 
-asio::awaitable<AcquiredUpstream> UpstreamPool::Acquire(const UpstreamTarget& target) {
+Task<AcquiredUpstream> UpstreamPool::Acquire(const UpstreamTarget& target) {
   if (auto idle = TakeIdle(target.pool_key)) co_return AcquiredUpstream{std::move(idle), {}, false};
   co_return co_await Connect(target);
 }
 
-asio::awaitable<AcquiredUpstream> UpstreamPool::Connect(const UpstreamTarget& target) {
+Task<AcquiredUpstream> UpstreamPool::Connect(const UpstreamTarget& target) {
   AcquiredUpstream result;
   auto executor = co_await asio::this_coro::executor;
   const bool use_tls = target.scheme == "https";
@@ -78,13 +77,13 @@ asio::awaitable<AcquiredUpstream> UpstreamPool::Connect(const UpstreamTarget& ta
   auto address = asio::ip::make_address(target.host, ec);
   if (!ec) {
     const std::array<tcp::endpoint, 1> endpoint{tcp::endpoint(address, target.port)};
-    co_await tcp_stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    co_await tcp_stream.async_connect(endpoint, asio::redirect_error(kUseTask, ec));
   } else {
-    tcp::resolver resolver(executor);
+    TcpResolver resolver(executor);
     auto endpoints = co_await resolver.async_resolve(target.host, std::to_string(target.port),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
+                                                     asio::redirect_error(kUseTask, ec));
     if (!ec) {
-      co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+      co_await tcp_stream.async_connect(endpoints, asio::redirect_error(kUseTask, ec));
     }
   }
   if (ec) {
@@ -107,7 +106,7 @@ asio::awaitable<AcquiredUpstream> UpstreamPool::Connect(const UpstreamTarget& ta
     co_return result;
   }
   co_await connection->stream.tls()->async_handshake(ssl::stream_base::client,
-                                                     asio::redirect_error(asio::use_awaitable, ec));
+                                                     asio::redirect_error(kUseTask, ec));
   if (ec) {
     result.error = ec;
     result.timed_out = ec == beast::error::timeout;

@@ -19,7 +19,6 @@
 // clang-format on
 
 #include <atomic>
-#include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <cstdint>
 #include <memory>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "proxy/server/gate.h"
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/net_options.h"
 #include "proxy/server/tls_context.h"
 
@@ -56,11 +56,11 @@ class UpstreamPool {
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
-  boost::asio::awaitable<AcquiredUpstream> Acquire(const UpstreamTarget& target);
+  Task<AcquiredUpstream> Acquire(const UpstreamTarget& target);
   // An idle connection for `pool_key` that still looks alive, or null.
   std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& pool_key);
   // A new connection (TCP, and TLS for https).
-  boost::asio::awaitable<AcquiredUpstream> Connect(const UpstreamTarget& target);
+  Task<AcquiredUpstream> Connect(const UpstreamTarget& target);
   // Keeps a connection whose last response allowed keep-alive and was read whole.
   void Release(std::unique_ptr<UpstreamConnection> connection);
   // Closes every idle connection (drain, shutdown).

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <cstdint>
@@ -48,7 +47,7 @@ std::string_view BufferView(const beast::flat_buffer& buffer) {
 
 }  // namespace
 
-asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
+Task<error_code> UpstreamExchange::ReadResponseHead() {
   for (int interim = 0;; ++interim) {
     upstream_->stream.tcp().expires_after(target_.timeout);
     StartClientWatch();
@@ -66,7 +65,7 @@ asio::awaitable<error_code> UpstreamExchange::ReadResponseHead() {
       }
       const std::size_t n = co_await upstream_->stream.async_read_some(
           buffer.prepare(beast::read_size(buffer, kStreamReadBytes)),
-          asio::redirect_error(asio::use_awaitable, ec));
+          asio::redirect_error(kUseTask, ec));
       if (ec == asio::error::eof) {
         ec = response_started_ ? http::error::partial_message : http::error::end_of_stream;
       }
@@ -174,12 +173,12 @@ void UpstreamExchange::TakeResponseHead() {
 //   unsolicited or a duplicate of the one the client already has;
 // - any 1xx to an HTTP/1.0 client, which cannot parse one (RFC 9110 15.2).
 // Returns false when the client could not be written to.
-asio::awaitable<bool> UpstreamExchange::ForwardInterimResponse() {
+Task<bool> UpstreamExchange::ForwardInterimResponse() {
   if (text_.empty()) co_return true;
   error_code ec;
   client_.stream.tcp().expires_after(resources_.options.idle_timeout);
   co_await asio::async_write(client_.stream, asio::buffer(text_),
-                             asio::redirect_error(asio::use_awaitable, ec));
+                             asio::redirect_error(kUseTask, ec));
   text_.clear();
   co_return !ec;
 }
@@ -214,8 +213,7 @@ bool UpstreamExchange::BodyPieceAtHand(const char*& data, std::size_t& n, bool& 
 }
 
 // The next piece of the body into (data, n); `last` once the body is over.
-asio::awaitable<error_code> UpstreamExchange::NextBodyPiece(const char*& data, std::size_t& n,
-                                                            bool& last) {
+Task<error_code> UpstreamExchange::NextBodyPiece(const char*& data, std::size_t& n, bool& last) {
   auto& buffer = upstream_->buffer;
   n = 0;
   last = true;
@@ -227,7 +225,7 @@ asio::awaitable<error_code> UpstreamExchange::NextBodyPiece(const char*& data, s
       upstream_->stream.tcp().expires_after(target_.timeout);
       const std::size_t got = co_await upstream_->stream.async_read_some(
           buffer.prepare(beast::read_size(buffer, kStreamReadBytes)),
-          asio::redirect_error(asio::use_awaitable, ec));
+          asio::redirect_error(kUseTask, ec));
       if (ec == asio::error::eof) co_return http::error::partial_message;
       if (ec) co_return ec;
       buffer.commit(got);
@@ -254,7 +252,7 @@ asio::awaitable<error_code> UpstreamExchange::NextBodyPiece(const char*& data, s
   }
 }
 
-asio::awaitable<void> UpstreamExchange::RelayResponse() {
+Task<void> UpstreamExchange::RelayResponse() {
   if (unsafe_head_) {
     CloseUpstream();
     co_await WriteError(http::status::bad_gateway);
@@ -293,7 +291,7 @@ asio::awaitable<void> UpstreamExchange::RelayResponse() {
     if (!WriteNow(client_.stream, parts)) {
       client_.stream.tcp().expires_after(resources_.options.idle_timeout);
       co_await asio::async_write(client_.stream, parts.buffers,
-                                 asio::redirect_error(asio::use_awaitable, write_error));
+                                 asio::redirect_error(kUseTask, write_error));
     }
     if (write_error) {
       // The client went away (or stopped reading): stop the upstream at once.

@@ -2,8 +2,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <exception>
 #include <memory>
@@ -21,7 +19,7 @@ struct TunnelState {
   NetStream& upstream;
   Clock::time_point last_activity = Clock::now();
   int running = 0;
-  asio::steady_timer* wakeup = nullptr;
+  SteadyTimer* wakeup = nullptr;
 
   void CloseBoth() {
     client.Close();
@@ -29,16 +27,16 @@ struct TunnelState {
   }
 };
 
-asio::awaitable<void> Pump(TunnelState& state, NetStream& from, NetStream& to, uint64_t& count) {
+Task<void> Pump(TunnelState& state, NetStream& from, NetStream& to, uint64_t& count) {
   auto buffer = std::make_unique<char[]>(kTunnelChunk);
   boost::system::error_code ec;
   for (;;) {
-    const std::size_t n = co_await from.async_read_some(
-        asio::buffer(buffer.get(), kTunnelChunk), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n = co_await from.async_read_some(asio::buffer(buffer.get(), kTunnelChunk),
+                                                        asio::redirect_error(kUseTask, ec));
     if (ec) break;
     state.last_activity = Clock::now();
     co_await asio::async_write(to, asio::buffer(buffer.get(), n),
-                               asio::redirect_error(asio::use_awaitable, ec));
+                               asio::redirect_error(kUseTask, ec));
     if (ec) break;
     count += n;
   }
@@ -46,11 +44,11 @@ asio::awaitable<void> Pump(TunnelState& state, NetStream& from, NetStream& to, u
   state.CloseBoth();
 }
 
-asio::awaitable<bool> Flush(NetStream& to, boost::beast::flat_buffer& pending, uint64_t& count) {
+Task<bool> Flush(NetStream& to, boost::beast::flat_buffer& pending, uint64_t& count) {
   if (pending.size() == 0) co_return true;
   boost::system::error_code ec;
   const std::size_t n =
-      co_await asio::async_write(to, pending.data(), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(to, pending.data(), asio::redirect_error(kUseTask, ec));
   pending.consume(pending.size());
   count += n;
   co_return !ec;
@@ -58,11 +56,10 @@ asio::awaitable<bool> Flush(NetStream& to, boost::beast::flat_buffer& pending, u
 
 }  // namespace
 
-asio::awaitable<TunnelResult> RunWebSocketTunnel(NetStream& client,
-                                                 boost::beast::flat_buffer& client_leftover,
-                                                 NetStream& upstream,
-                                                 boost::beast::flat_buffer& upstream_leftover,
-                                                 std::chrono::milliseconds idle_timeout) {
+Task<TunnelResult> RunWebSocketTunnel(NetStream& client, boost::beast::flat_buffer& client_leftover,
+                                      NetStream& upstream,
+                                      boost::beast::flat_buffer& upstream_leftover,
+                                      std::chrono::milliseconds idle_timeout) {
   TunnelResult result;
   client.tcp().expires_never();
   upstream.tcp().expires_never();
@@ -73,7 +70,7 @@ asio::awaitable<TunnelResult> RunWebSocketTunnel(NetStream& client,
     co_return result;
   }
   auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer wakeup(executor);
+  SteadyTimer wakeup(executor);
   TunnelState state{client, upstream};
   state.wakeup = &wakeup;
   auto on_pump_done = [&state](std::exception_ptr) {
@@ -88,7 +85,7 @@ asio::awaitable<TunnelResult> RunWebSocketTunnel(NetStream& client,
   while (state.running > 0) {
     wakeup.expires_at(state.last_activity + idle_timeout);
     boost::system::error_code ec;
-    co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await wakeup.async_wait(asio::redirect_error(kUseTask, ec));
     if (state.running > 0 && Clock::now() - state.last_activity >= idle_timeout) {
       state.CloseBoth();
     }

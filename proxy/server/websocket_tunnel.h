@@ -13,11 +13,11 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 // clang-format on
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <cstdint>
 
+#include "proxy/server/loop_executor.h"
 #include "proxy/server/tls_context.h"
 
 namespace gatehouse::server {
@@ -27,8 +27,9 @@ struct TunnelResult {
   uint64_t bytes_to_upstream = 0;
 };
 
-boost::asio::awaitable<TunnelResult> RunWebSocketTunnel(
-    NetStream& client, boost::beast::flat_buffer& client_leftover, NetStream& upstream,
-    boost::beast::flat_buffer& upstream_leftover, std::chrono::milliseconds idle_timeout);
+Task<TunnelResult> RunWebSocketTunnel(NetStream& client, boost::beast::flat_buffer& client_leftover,
+                                      NetStream& upstream,
+                                      boost::beast::flat_buffer& upstream_leftover,
+                                      std::chrono::milliseconds idle_timeout);
 
 }  // namespace gatehouse::server
