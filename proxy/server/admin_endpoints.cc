@@ -7,7 +7,7 @@
 namespace gatehouse::server {
 namespace {
 
-LocalResponse Reply(const RequestHead& request, http::status status, std::string_view content_type,
+LocalResponse Reply(const AdminHead& request, http::status status, std::string_view content_type,
                     std::string body) {
   LocalResponse response{status, request.version()};
   response.set(http::field::content_type, AsBeast(content_type));
@@ -17,7 +17,7 @@ LocalResponse Reply(const RequestHead& request, http::status status, std::string
   return response;
 }
 
-LocalResponse Json(const RequestHead& request, http::status status, const nlohmann::json& body) {
+LocalResponse Json(const AdminHead& request, http::status status, const nlohmann::json& body) {
   return Reply(request, status, "application/json",
                body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
@@ -78,7 +78,7 @@ std::string DescribePushAuth(const AdminEndpointOptions& options) {
          " without --push-ca/--push-cert/--push-key); the config comes from the bootstrap only";
 }
 
-AdminBodyAdmission AdminEndpoints::AdmitBody(const RequestHead& head, const ClientInfo& client) {
+AdminBodyAdmission AdminEndpoints::AdmitBody(const AdminHead& head, const ClientInfo& client) {
   AdminBodyAdmission admission;
   if (head.method() != http::verb::put || PathOf(AsStd(head.target())) != "/v1/config") {
     return admission;  // small bodies only: nothing else needs more

@@ -62,7 +62,7 @@ class AdminEndpoints final : public AdminHandler {
   // Before any body byte is read: PUT /v1/config from a client allowed to
   // push may carry a large body; the same from anyone else gets its 403 now,
   // its body unread; every other request is held to the small body limit.
-  AdminBodyAdmission AdmitBody(const RequestHead& head, const ClientInfo& client) override;
+  AdminBodyAdmission AdmitBody(const AdminHead& head, const ClientInfo& client) override;
 
   LocalResponse Handle(const AdminRequest& request, const ClientInfo& client) override;
 

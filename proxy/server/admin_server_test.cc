@@ -93,7 +93,7 @@ TEST(AdminServerTest, Table) {
 class PushAdminHandler : public EchoAdminHandler {
  public:
   explicit PushAdminHandler(bool may_push) : may_push_(may_push) {}
-  AdminBodyAdmission AdmitBody(const RequestHead& head, const ClientInfo&) override {
+  AdminBodyAdmission AdmitBody(const AdminHead& head, const ClientInfo&) override {
     AdminBodyAdmission admission;
     if (head.method() != http::verb::put || head.target() != "/v1/config") return admission;
     if (may_push_) {

@@ -1,6 +1,11 @@
 # The gate: everything between "the data path parsed a request head" and
 # "forward it or answer it" (route, authenticate, authorize, rate-limit,
 # identity headers, assertion, audit, metrics, config store, admin endpoints).
+# The request head both sides of the seam hold (request_head.h).
+add_library(gatehouse_request_head STATIC ${CMAKE_CURRENT_LIST_DIR}/request_head.cc)
+target_include_directories(gatehouse_request_head PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(gatehouse_request_head PUBLIC Boost::boost PRIVATE gatehouse_warnings)
+
 add_library(gatehouse_gate STATIC
   ${CMAKE_CURRENT_LIST_DIR}/admin_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/assertion_signer.cc
@@ -20,7 +25,7 @@ add_library(gatehouse_gate STATIC
   ${CMAKE_CURRENT_LIST_DIR}/request_gate_responses.cc)
 target_include_directories(gatehouse_gate PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(gatehouse_gate
-  PUBLIC gatehouse_policy gatehouse_auth Boost::boost prometheus-cpp::core spdlog::spdlog
+  PUBLIC gatehouse_request_head gatehouse_policy gatehouse_auth Boost::boost prometheus-cpp::core spdlog::spdlog
          OpenSSL::Crypto Threads::Threads
   PRIVATE gatehouse_warnings)
 

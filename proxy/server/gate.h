@@ -40,17 +40,17 @@
 #include "proxy/policy/ip_block.h"
 #include "proxy/server/added_fields.h"
 #include "proxy/server/header_arena.h"
+#include "proxy/server/request_head.h"
 
 namespace gatehouse::server {
 
 namespace http = boost::beast::http;
 
-// Heads parsed by the data path keep their fields in the connection's
-// HeaderArena (header_arena.h); a RequestHead built anywhere else
-// (default-constructed) keeps them on the heap, like http::fields.
-using RequestHead = http::request_header<HeadFields>;
 // A whole admin-port request (head and body), as AdminHandler::Handle gets it.
 using AdminRequest = http::request<http::string_body, HeadFields>;
+// An admin-port request's head, before its body is read (Beast's: the admin
+// port parses with Beast, the data path with ParseRequestHead).
+using AdminHead = http::request_header<HeadFields>;
 using LocalResponse = http::response<http::string_body>;
 
 struct ClientInfo {
@@ -136,7 +136,7 @@ class AdminHandler {
   virtual ~AdminHandler() = default;
   // Called with the head of each request before any body byte is read. The
   // default admits small bodies only (deny by default).
-  virtual AdminBodyAdmission AdmitBody(const RequestHead& /*head*/, const ClientInfo& /*client*/) {
+  virtual AdminBodyAdmission AdmitBody(const AdminHead& /*head*/, const ClientInfo& /*client*/) {
     return {};
   }
   // Bodies of admin requests are read whole (bounded by the server); answers are small.

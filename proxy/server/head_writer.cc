@@ -8,8 +8,6 @@
 namespace gatehouse::server {
 namespace {
 
-std::string_view View(boost::beast::string_view text) { return {text.data(), text.size()}; }
-
 // A target goes on the request line as is: one byte outside VCHAR and the
 // line (and the framing) means something else to the next hop.
 bool IsSafeTarget(std::string_view target) {
@@ -25,7 +23,7 @@ bool IsSafeTarget(std::string_view target) {
 
 bool AppendRequestHead(std::string& out, const RequestHead& head, const UpstreamRequestLine& line,
                        const AddedFields& added) {
-  const std::string_view method = View(head.method_string());
+  const std::string_view method = head.method_string();
   if (!IsHttpToken(method) || !IsSafeTarget(line.target) || !IsCleanFieldValue(line.host)) {
     return false;
   }
@@ -38,8 +36,8 @@ bool AppendRequestHead(std::string& out, const RequestHead& head, const Upstream
   for (const auto& field : head) {
     const http::field known = field.name();
     if (known == http::field::host || known == http::field::transfer_encoding) continue;
-    const std::string_view name = View(field.name_string());
-    const std::string_view value = View(field.value());
+    const std::string_view name = field.name_string();
+    const std::string_view value = field.value();
     // A name Beast recognised (field() != unknown) equals a registered
     // field name, a token by construction; any other is checked.
     if ((known == http::field::unknown && !IsHttpToken(name)) || !IsCleanFieldValue(value)) {

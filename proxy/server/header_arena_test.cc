@@ -159,6 +159,7 @@ TEST(HeaderAllocatorTest, DefaultHeadsWorkLikeBeastsOwn) {
 }
 
 using ArenaParser = http::request_parser<http::empty_body, HeaderAllocator<char>>;
+using BeastHead = http::request_header<HeadFields>;
 
 // Parsers cannot move: filled in place.
 void ParseInto(std::optional<ArenaParser>& parser, HeaderArena& arena, const std::string& bytes) {
@@ -176,14 +177,14 @@ TEST(HeaderAllocatorTest, ParsedHeadLivesInTheArenaAndCopiesDoNot) {
   const std::string request =
       "GET /api/x?q=1 HTTP/1.1\r\nHost: app.example.com\r\nUser-Agent: t\r\nAccept: */*\r\n"
       "Authorization: Bearer abc.def.ghi\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n";
-  std::optional<RequestHead> copy;
+  std::optional<BeastHead> copy;
   {
     std::optional<ArenaParser> parser;
     ParseInto(parser, arena, request);
     EXPECT_TRUE(arena.holds_block());
     EXPECT_EQ(arena.heap_allocations(), 0u) << "an ordinary head fits the block";
     EXPECT_GE(arena.live_allocations(), 6u);  // five fields and the target
-    RequestHead& head = parser->get();
+    BeastHead& head = parser->get();
     // What the data path and the gate do to a head: replace, erase, add.
     head.target("/upstream/api/x?q=1");
     head.set(http::field::host, "metabase.svc:3000");

@@ -37,6 +37,10 @@ bool IsHopByHop(http::field field) {
 
 // Whether `name` is one of the first `count` names listed in Connection
 // (header names compare case-insensitively).
+// Both field types' views, as Beast's (Boost 1.74: boost::string_view).
+beast::string_view Beast(beast::string_view text) { return text; }
+beast::string_view Beast(std::string_view text) { return {text.data(), text.size()}; }
+
 bool NamedIn(const std::array<beast::string_view, 16>& named, std::size_t count,
              beast::string_view name) {
   for (std::size_t i = 0; i < count; ++i) {
@@ -56,14 +60,14 @@ void StripHopByHopHeadersOf(Fields& fields, bool keep_websocket_upgrade) {
   for (const auto& field : fields) {
     if (field.name() != http::field::connection) continue;
     has_connection = true;
-    for (auto token : http::token_list(field.value())) {
+    for (auto token : http::token_list(Beast(field.value()))) {
       if (ProtectedFromConnection(token)) continue;
       if (named_count == named.size()) break;  // more than 16 names: the rest stay (not hop-by-hop)
       named[named_count++] = token;
     }
   }
   for (auto it = fields.begin(); it != fields.end();) {
-    if (IsHopByHop(it->name()) || NamedIn(named, named_count, it->name_string())) {
+    if (IsHopByHop(it->name()) || NamedIn(named, named_count, Beast(it->name_string()))) {
       it = fields.erase(it);
     } else {
       ++it;
@@ -86,13 +90,16 @@ void StripHopByHopHeadersOf(Fields& fields, bool keep_websocket_upgrade) {
 template <class Fields>
 bool IsWebSocketUpgradeOf(const Fields& fields) {
   bool connection_upgrade = false;
-  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
-       ++range.first) {
-    if (http::token_list(range.first->value()).exists("upgrade")) connection_upgrade = true;
+  for (const auto& field : fields) {
+    if (field.name() == http::field::connection &&
+        http::token_list(Beast(field.value())).exists("upgrade")) {
+      connection_upgrade = true;
+    }
   }
   auto upgrade = fields.find(http::field::upgrade);
   return connection_upgrade && upgrade != fields.end() &&
-         beast::iequals(upgrade->value(), "websocket") && fields.count(http::field::upgrade) == 1;
+         beast::iequals(Beast(upgrade->value()), "websocket") &&
+         fields.count(http::field::upgrade) == 1;
 }
 
 }  // namespace
@@ -101,12 +108,12 @@ void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade) {
   StripHopByHopHeadersOf(fields, keep_websocket_upgrade);
 }
 
-void StripHopByHopHeaders(HeadFields& fields, bool keep_websocket_upgrade) {
+void StripHopByHopHeaders(RequestHead& fields, bool keep_websocket_upgrade) {
   StripHopByHopHeadersOf(fields, keep_websocket_upgrade);
 }
 
 bool IsWebSocketUpgrade(const http::fields& fields) { return IsWebSocketUpgradeOf(fields); }
 
-bool IsWebSocketUpgrade(const HeadFields& fields) { return IsWebSocketUpgradeOf(fields); }
+bool IsWebSocketUpgrade(const RequestHead& fields) { return IsWebSocketUpgradeOf(fields); }
 
 }  // namespace gatehouse::server

@@ -8,7 +8,7 @@
 
 #include <boost/beast/http/fields.hpp>
 
-#include "proxy/server/header_arena.h"
+#include "proxy/server/request_head.h"
 
 namespace gatehouse::server {
 
@@ -20,12 +20,12 @@ namespace http = boost::beast::http;
 // Proxy-Connection, Proxy-Authorization and Upgrade. With
 // `keep_websocket_upgrade` the result carries exactly "Connection: Upgrade"
 // and "Upgrade: websocket".
-// For Beast's own fields and for heads parsed into a HeaderArena.
+// For Beast's own fields and for the data path's request heads.
 void StripHopByHopHeaders(http::fields& fields, bool keep_websocket_upgrade);
-void StripHopByHopHeaders(HeadFields& fields, bool keep_websocket_upgrade);
+void StripHopByHopHeaders(RequestHead& fields, bool keep_websocket_upgrade);
 
 // Connection: upgrade (among its tokens) and Upgrade: websocket.
 bool IsWebSocketUpgrade(const http::fields& fields);
-bool IsWebSocketUpgrade(const HeadFields& fields);
+bool IsWebSocketUpgrade(const RequestHead& fields);
 
 }  // namespace gatehouse::server

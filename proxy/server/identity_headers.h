@@ -45,6 +45,7 @@ namespace gatehouse::server {
 
 // Beast (Boost 1.74) speaks boost::string_view; the rest of the code std::string_view.
 inline std::string_view AsStd(boost::beast::string_view s) { return {s.data(), s.size()}; }
+inline std::string_view AsStd(std::string_view s) { return s; }
 inline boost::beast::string_view AsBeast(std::string_view s) { return {s.data(), s.size()}; }
 
 // The value of the first `name` field ("" when none), as request[name] gives

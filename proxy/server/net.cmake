@@ -21,7 +21,7 @@ add_library(gatehouse_net STATIC
 # supports C++20 coroutines with libstdc++ just as well.
 target_compile_definitions(gatehouse_net PUBLIC BOOST_ASIO_HAS_CO_AWAIT=1 BOOST_ASIO_HAS_STD_COROUTINE=1)
 target_link_libraries(gatehouse_net
-  PUBLIC gatehouse_core gatehouse_policy Boost::system OpenSSL::SSL OpenSSL::Crypto Threads::Threads
+  PUBLIC gatehouse_request_head gatehouse_core gatehouse_policy Boost::system OpenSSL::SSL OpenSSL::Crypto Threads::Threads
   PRIVATE gatehouse_warnings)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   # clang 14 miscompiles UBSan's -fsanitize=function checks in C++20 coroutines
@@ -36,6 +36,8 @@ gatehouse_test(header_arena_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/header_arena_
 gatehouse_test(head_writer_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/head_writer_test.cc
   LIBS gatehouse_net)
 gatehouse_test(request_framing_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_framing_test.cc
+  LIBS gatehouse_net)
+gatehouse_test(request_head_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_head_test.cc
   LIBS gatehouse_net)
 gatehouse_test(request_head_parser_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/request_head_parser_test.cc LIBS gatehouse_net)

@@ -157,10 +157,10 @@ class GateHarness {
   static RequestHead Head(const std::string& method, const std::string& host,
                           const std::string& target) {
     RequestHead head;
-    head.method_string(AsBeast(method));
-    head.target(AsBeast(target));
+    head.method_string(std::string_view(method));
+    head.target(std::string_view(target));
     head.version(11);
-    head.set(http::field::host, AsBeast(host));
+    head.set(http::field::host, std::string_view(host));
     return head;
   }
 

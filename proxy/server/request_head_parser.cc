@@ -148,10 +148,8 @@ RequestHeadResult Refused(const FramingRefusal& refusal) {
   return Refused(refusal.status, refusal.reason);
 }
 
-}  // namespace
-
-RequestHeadResult ParseRequestHead(std::string_view bytes, const RequestHeadLimits& limits,
-                                   RequestHead& head) {
+RequestHeadResult ParseHead(std::string_view bytes, const RequestHeadLimits& limits,
+                            RequestHead& head) {
   // Only the first max_bytes can belong to an acceptable head. Running out of
   // them means "read more" while fewer have arrived, "too large" after.
   const bool over_limit = bytes.size() >= limits.max_bytes;
@@ -189,9 +187,9 @@ RequestHeadResult ParseRequestHead(std::string_view bytes, const RequestHeadLimi
     return Refused(http::status::bad_request, "unsupported HTTP version");
   }
   const unsigned version_number = 10 + static_cast<unsigned>(version[7] - '0');
-  head.method_string({begin, static_cast<std::size_t>(method_end - begin)});
-  head.target({target_begin, static_cast<std::size_t>(target_end - target_begin)});
-  head.version(version_number);
+  head.SetParsedRequestLine({begin, static_cast<std::size_t>(method_end - begin)},
+                            {target_begin, static_cast<std::size_t>(target_end - target_begin)},
+                            version_number);
   p = version + 10;
 
   RequestFraming framing;
@@ -219,14 +217,26 @@ RequestHeadResult ParseRequestHead(std::string_view bytes, const RequestHeadLimi
     const std::string_view value = line.value;
     const http::field field = FieldOf(name);
     if (auto refusal = NoteField(field, value, framing, facts)) return Refused(*refusal);
-    head.insert(field, {name.data(), name.size()}, {value.data(), value.size()});
+    head.AppendParsedField(field, name, value);
     p = line.next;
   }
   if (auto refusal = CheckFieldFacts(facts, version_number, framing)) return Refused(*refusal);
   framing.head_bytes = static_cast<std::size_t>(p - begin);
+  head.AdoptParsedBytes({begin, framing.head_bytes});
   RequestHeadResult result;
   result.status = HeadStatus::kComplete;
   result.framing = framing;
+  return result;
+}
+
+}  // namespace
+
+RequestHeadResult ParseRequestHead(std::string_view bytes, const RequestHeadLimits& limits,
+                                   RequestHead& head) {
+  head.clear();
+  RequestHeadResult result = ParseHead(bytes, limits, head);
+  // A head left part-parsed would view into the caller's buffer: gone.
+  if (result.status != HeadStatus::kComplete) head.clear();
   return result;
 }
 

@@ -7,7 +7,7 @@
 //   RequestHead head(...);
 //   const RequestHeadResult parsed = ParseRequestHead(buffered_bytes, {8192, 100}, head);
 //   switch (parsed.status) {
-//     case HeadStatus::kIncomplete: ... read more, clear `head`, parse again from the start
+//     case HeadStatus::kIncomplete: ... read more, parse again from the start
 //     case HeadStatus::kRefused:    ... answer parsed.refusal.status and close
 //     case HeadStatus::kComplete:   ... parsed.framing says how the body is framed
 //   }
@@ -27,9 +27,10 @@
 // Any one of these lets two parsers disagree about where a request ends or
 // which host it is for: request smuggling, cache poisoning, routing bypass.
 //
-// On kIncomplete the head holds a partial parse: the caller clears it before
-// parsing again. Bytes of complete lines are checked as they come, so a bad
-// byte is refused before the rest of the head arrives.
+// Unless the head is complete, `head` is left empty (it never views into
+// `bytes`: a complete head holds a copy of its bytes). Bytes of complete
+// lines are checked as they come, so a bad byte is refused before the rest
+// of the head arrives.
 #pragma once
 
 #include <cstddef>

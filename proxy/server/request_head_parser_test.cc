@@ -387,11 +387,14 @@ Reference RunReference(const std::string& bytes) {
   boost::system::error_code ec;
   parser.put(boost::asio::buffer(head_bytes.data(), head_bytes.size()), ec);
   if (ec || !parser.is_header_done()) return reference;
+  const auto view = [](boost::beast::string_view s) {
+    return std::string_view(s.data(), s.size());
+  };
   RequestHead head;
   for (const auto& field : parser.get())
-    head.insert(field.name(), field.name_string(), field.value());
-  head.method_string(parser.get().method_string());
-  head.target(parser.get().target());
+    head.insert(field.name(), view(field.name_string()), view(field.value()));
+  head.method_string(view(parser.get().method_string()));
+  head.target(view(parser.get().target()));
   head.version(parser.get().version());
   if (CheckRequestHead(head, kLimits.max_fields)) return reference;
   reference.accepted = true;
