@@ -38,9 +38,12 @@ bool AppendRequestHead(std::string& out, const RequestHead& head, const Upstream
     if (known == http::field::host || known == http::field::transfer_encoding) continue;
     const std::string_view name = field.name_string();
     const std::string_view value = field.value();
-    // A name Beast recognised (field() != unknown) equals a registered
-    // field name, a token by construction; any other is checked.
-    if ((known == http::field::unknown && !IsHttpToken(name)) || !IsCleanFieldValue(value)) {
+    // The parser checked its fields' names and values as it read them (a
+    // line with a bad byte is refused); any other field is checked here. A
+    // name Beast recognised (field() != unknown) equals a registered field
+    // name, a token by construction.
+    if (!field.parsed() &&
+        ((known == http::field::unknown && !IsHttpToken(name)) || !IsCleanFieldValue(value))) {
       return false;
     }
     out.append(name);

@@ -1,6 +1,7 @@
 // HeadWriter: heads come out byte-exact, chunk sizes in hex, and no field
 // that could break the next hop's framing is ever written.
 #include "proxy/server/head_writer.h"
+#include "proxy/server/request_head_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -33,6 +34,28 @@ TEST(HeadWriterTest, WritesRequestHeadInFieldOrderWithTheRelaysLine) {
   EXPECT_EQ(out,
             "POST /base/api/x?y=1 HTTP/1.1\r\nHost: up.test:3000\r\nX-Forwarded-User: alice\r\n"
             "X-Forwarded-User: second copy kept in order\r\nContent-Length: 5\r\n\r\n");
+}
+
+// A parsed head's own fields were checked by the parser and go out as they
+// came; a field set afterwards in code is checked like any other, even under
+// the name of a parsed one.
+TEST(HeadWriterTest, FieldsSetAfterParsingAreCheckedAgain) {
+  const std::string bytes = "GET /x HTTP/1.1\r\nHost: a\r\nX-A: one\ttab\r\nX-B: 2\r\n\r\n";
+  RequestHead head;
+  ASSERT_EQ(ParseRequestHead(bytes, {}, head).status, HeadStatus::kComplete);
+  for (const auto& field : head) EXPECT_TRUE(field.parsed()) << field.name_string();
+  std::string out;
+  ASSERT_TRUE(AppendRequestHead(out, head, kLine, AddedFields()));
+  EXPECT_EQ(out, "GET /base/api/x?y=1 HTTP/1.1\r\nHost: up.test:3000\r\nX-A: one\ttab\r\n"
+                 "X-B: 2\r\n\r\n");
+  head.set("X-A", "alice\r\nX-Forwarded-User: admin");
+  EXPECT_FALSE(head.find("X-A")->parsed());
+  out.clear();
+  EXPECT_FALSE(AppendRequestHead(out, head, kLine, AddedFields()));
+  head.set("X-A", "clean");
+  head.insert("Bad Name", "v");
+  out.clear();
+  EXPECT_FALSE(AppendRequestHead(out, head, kLine, AddedFields()));
 }
 
 TEST(HeadWriterTest, ReframesAChunkedBodyAndKeepsUnknownMethods) {

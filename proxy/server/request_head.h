@@ -50,6 +50,10 @@ class RequestHead {
     boost::beast::http::field name() const { return field_; }
     std::string_view name_string() const { return {name_, name_size_}; }
     std::string_view value() const { return {value_, value_size_}; }
+    // ParseRequestHead put it here: the name is a token and the value holds
+    // no control byte but HTAB and no DEL (what head_writer.h checks of
+    // every other field). Fields inserted or set in code are not.
+    bool parsed() const { return parsed_; }
 
    private:
     friend class RequestHead;
@@ -58,6 +62,7 @@ class RequestHead {
     uint32_t name_size_ = 0;
     uint32_t value_size_ = 0;
     boost::beast::http::field field_ = boost::beast::http::field::unknown;
+    bool parsed_ = false;
   };
   using const_iterator = const Field*;
   using iterator = const Field*;
@@ -114,7 +119,8 @@ class RequestHead {
   void clear();
 
   // For ParseRequestHead (request_head_parser.h), which fills a head in one
-  // pass: the request line and fields are views into the caller's buffer
+  // pass, each field after checking its line (Field::parsed()): the request
+  // line and fields are views into the caller's buffer
   // until AdoptParsedBytes copies the head's bytes (which hold every one of
   // those views) and points the views at the copy. Until then the head must
   // not outlive that buffer: a parse that does not complete clears it.
@@ -128,6 +134,7 @@ class RequestHead {
     f.value_ = value.data();
     f.value_size_ = static_cast<uint32_t>(value.size());
     f.field_ = field;
+    f.parsed_ = true;
   }
   void AdoptParsedBytes(std::string_view head_bytes);
 
